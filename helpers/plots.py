@@ -1,0 +1,139 @@
+"""One function per kind of figure the course draws. Each returns the matplotlib Axes (or Figure)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from .io import atomic_write
+from .metrics import calibration_bins
+
+RIGHT, WRONG = "#2a9d8f", "#e76f51"
+BASELINE, ORACLE = "#6c757d", "#264653"
+
+
+def _axes(ax, figsize=(6, 4)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8,
+               title: str | None = None, scale: float = 1.3) -> plt.Figure:
+    """Show uint8 images (N x 3 x H x W) in a grid, each with an optional caption."""
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: dict[str, list[float]], title: str = "Training curves") -> plt.Figure:
+    """Loss and accuracy per epoch, training against validation when the history has it."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
+        ax.plot(history["epoch"], history[f"train_{key}"], label="training (augmented)")
+        if f"val_{key}" in history:
+            ax.plot(history["epoch"], history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy loss" if key == "loss" else "accuracy")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confidence_histogram(max_probs: torch.Tensor, correct: torch.Tensor | None = None,
+                         threshold: float | None = None, bins: int = 25, low: float = 0.5,
+                         ax=None, title: str = "Confidence of the pseudo-labels") -> plt.Axes:
+    """Histogram of max softmax probability; stacked right vs wrong when ``correct`` is given."""
+    ax = _axes(ax)
+    edges = torch.linspace(low, 1, bins + 1).numpy()
+    values = max_probs.cpu().numpy()
+    if correct is None:
+        ax.hist(values, bins=edges, color=RIGHT, label="all pseudo-labels")
+    else:
+        c = correct.cpu().numpy().astype(bool)
+        ax.hist([values[c], values[~c]], bins=edges, stacked=True, color=[RIGHT, WRONG],
+                label=["right pseudo-label", "wrong pseudo-label"])
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:g}")
+    ax.set_xlabel("confidence (max softmax probability)")
+    ax.set_ylabel("number of images")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def accuracy_vs_rounds(series: dict[str, Sequence[float]], baseline: float | None = None,
+                       oracle: float | None = None, ax=None, ylabel: str = "test accuracy",
+                       title: str = "Accuracy against rounds") -> plt.Axes:
+    """One line per series (value per round, round 0 = baseline), with reference lines."""
+    ax = _axes(ax)
+    for label, values in series.items():
+        ax.plot(range(len(values)), values, marker="o", label=label)
+    if baseline is not None:
+        ax.axhline(baseline, color=BASELINE, ls="--", label=f"baseline, 2,000 labels ({baseline:.1%})")
+    if oracle is not None:
+        ax.axhline(oracle, color=ORACLE, ls=":", label=f"oracle, all labels ({oracle:.1%})")
+    ax.set_xlabel("round (0 = supervised baseline)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def confusion_matrix(cm: torch.Tensor, classes: Sequence[str], ax=None,
+                     title: str = "Confusion matrix") -> plt.Axes:
+    """Counts with row-normalised shading: row = true class, column = predicted class."""
+    ax = _axes(ax, (3.6, 3.2))
+    cm = cm.cpu().float()
+    share = cm / cm.sum(1, keepdim=True).clamp_min(1)
+    ax.imshow(share.numpy(), cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{int(cm[i, j])}\n{share[i, j]:.0%}", ha="center", va="center",
+                    color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return ax
+
+
+def reliability_diagram(max_probs: torch.Tensor, correct: torch.Tensor, n_bins: int = 10, low: float = 0.5,
+                        ax=None, label: str = "model", title: str = "Reliability diagram") -> plt.Axes:
+    """Accuracy against confidence per bin; the diagonal is perfect calibration."""
+    ax = _axes(ax, (4.5, 4.5))
+    bins = calibration_bins(max_probs, correct, n_bins, low=low)
+    filled = bins["count"] > 0
+    centers = ((bins["edges"][1:] + bins["edges"][:-1]) / 2)[filled]
+    ax.plot([low, 1], [low, 1], color="k", ls="--", lw=1, label="perfect calibration")
+    ax.bar(centers, bins["accuracy"][filled], width=(1 - low) / n_bins * 0.9, alpha=0.6, label=f"{label}: accuracy")
+    ax.plot(bins["confidence"][filled], bins["accuracy"][filled], "o-", label=f"{label}: (confidence, accuracy)")
+    ax.set_xlim(low, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (max softmax probability)")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Save a figure as PNG atomically."""
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))

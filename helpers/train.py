@@ -1,0 +1,216 @@
+"""The one training loop, prediction, evaluation, seeds, devices and checkpoints."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .augment import normalize, weak_augment
+from .io import atomic_write
+from .models import make_model
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or belongs to another model; the message says what to do."""
+
+
+def get_device() -> torch.device:
+    """CUDA when there is a GPU, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and GPU) so that a run can be repeated exactly."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return normalize(x.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against a probability vector per sample (no reduction)."""
+    return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1)
+
+
+def one_cycle(step: int, total_steps: int, warmup: float = 0.25) -> float:
+    """Learning-rate factor: a linear rise over the first ``warmup`` of training, then a linear fall to 0."""
+    rise = max(1, round(warmup * total_steps))
+    if step < rise:
+        return (step + 1) / rise
+    return max(0.0, (total_steps - step) / max(1, total_steps - rise))
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
+        batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4,
+        label_smoothing: float = 0.0, sample_weight: torch.Tensor | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = weak_augment,
+        val: tuple[torch.Tensor, torch.Tensor] | None = None,
+        extra_loss: Callable[[nn.Module, int, int], torch.Tensor] | None = None,
+        seed: int | None = None, progress: bool = True, desc: str = "training") -> dict[str, list[float]]:
+    """Train ``model`` on uint8 images ``x`` and return its per-epoch history.
+
+    ``y`` holds class indices (hard labels) or an N x C matrix of probabilities (soft labels).
+    ``sample_weight`` scales each image's loss. ``extra_loss(model, step, total_steps)`` is
+    added to every step's loss: the hook later techniques (e.g. FixMatch) plug into.
+    SGD with Nesterov momentum and a one-cycle learning rate (``one_cycle``); augmentation runs
+    on the whole batch at once.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    if len(x) == 0:
+        raise ValueError("cannot train on zero images")
+    if seed is not None:
+        set_seed(seed)
+    device = get_device()
+    model.to(device).to(memory_format=torch.channels_last)
+    x, y = x.to(device), y.to(device)
+    weights = None if sample_weight is None else sample_weight.to(device, torch.float32)
+    soft = y.is_floating_point()
+
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
+                                weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: one_cycle(s, total_steps))
+    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "seconds": []}
+    if val is not None:
+        history.update(val_loss=[], val_acc=[])
+
+    start, step = time.perf_counter(), 0
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(x), device=device)
+        loss_sum = correct = 0.0
+        for i in range(0, len(x), batch_size):
+            batch = order[i:i + batch_size]
+            xb = x[batch] if augment is None else augment(x[batch])
+            logits = model(_prepare(xb, device))
+            if soft:
+                losses = soft_cross_entropy(logits, y[batch])
+                hard = y[batch].argmax(1)
+            else:
+                losses = F.cross_entropy(logits, y[batch], reduction="none", label_smoothing=label_smoothing)
+                hard = y[batch]
+            loss = losses.mean() if weights is None else (losses * weights[batch]).sum() / weights[batch].sum().clamp_min(1e-8)
+            if extra_loss is not None:
+                loss = loss + extra_loss(model, step, total_steps)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            loss_sum += losses.detach().sum().item()
+            correct += (logits.argmax(1) == hard).sum().item()
+        history["epoch"].append(epoch)
+        history["train_loss"].append(loss_sum / len(x))
+        history["train_acc"].append(correct / len(x))
+        history["seconds"].append(time.perf_counter() - start)
+        if val is not None:
+            val_loss, val_acc = _loss_and_accuracy(model, *val)
+            history["val_loss"].append(val_loss)
+            history["val_acc"].append(val_acc)
+            bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
+        else:
+            bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}")
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = True) -> torch.Tensor:
+    """Logits for uint8 images, batched, in eval mode, without gradients; returned on the CPU.
+
+    With ``tta`` (test-time augmentation) each image's logits are averaged with those of its
+    mirror image: a free two-view ensemble.
+    """
+    device = get_device()
+    was_training = model.training
+    model.to(device).eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = _prepare(x[i:i + batch_size], device)
+        logits = model(xb)
+        if tta:
+            logits = (logits + model(xb.flip(3))) / 2
+        out.append(logits.float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = True) -> torch.Tensor:
+    """Softmax probabilities, N x C, for uint8 images (see ``predict_logits``)."""
+    return predict_logits(model, x, batch_size, tta).softmax(dim=1)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = True) -> float:
+    """Accuracy of ``model`` on images ``x`` with true labels ``y``, a number in [0, 1]."""
+    return (predict_proba(model, x, tta=tta).argmax(1) == y.cpu()).float().mean().item()
+
+
+def _loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    logits = predict_logits(model, x, tta=False)
+    model.train()
+    y = y.cpu()
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+# ---------------------------------------------------------------- checkpoints
+def save_checkpoint(model: nn.Module, path: str | Path, **meta) -> Path:
+    """Save weights, the model's architecture and ``meta`` atomically (no partial file, ever)."""
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "arch": dict(getattr(model, "arch", {})),
+        "meta": meta,
+    }
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _read_checkpoint(path: Path) -> dict:
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}. Train a model first (e.g. run "
+                              "`python pseudo_labeling.py`) or pass the path of an existing one.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}). "
+                              "Delete it and train again.") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise CheckpointError(f"{path} was not written by helpers.save_checkpoint; delete it and train again.")
+    return payload
+
+
+def load_checkpoint(path: str | Path, model: nn.Module | None = None) -> tuple[nn.Module, dict]:
+    """Load a checkpoint into ``model``, or into a new model of the saved architecture.
+
+    Returns ``(model, meta)``. A checkpoint saved for another architecture raises a
+    ``CheckpointError`` that says which one it was saved for.
+    """
+    path = Path(path)
+    payload = _read_checkpoint(path)
+    arch = payload.get("arch", {})
+    if model is None:
+        if not arch:
+            raise CheckpointError(f"{path} does not record its architecture; pass the model to load it into.")
+        model = make_model(**arch)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError:
+        mine = dict(getattr(model, "arch", {}))
+        raise CheckpointError(
+            f"{path} was saved for a model with {arch or 'another architecture'}, not {mine or 'this model'}. "
+            "Load it with load_checkpoint(path) to rebuild the saved architecture, or delete it and train again."
+        ) from None
+    model.eval()
+    return model, payload.get("meta", {})

@@ -1,0 +1,123 @@
+"""Pseudo-labeling from the command line: supervised baseline, then rounds of self-training.
+
+Edit the defaults in the config block below, or override any of them on the command line
+(`python pseudo_labeling.py --help`). Training logs go to the console; the final model, a
+metrics JSON and two plots go to the output folder (``outputs/`` by default).
+Set PSEUDO_QUICK=1 for a short run (fewer epochs and rounds, same data and split).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from helpers import config
+
+# ---------------------------------------------------------------- config block
+DATA_PATH = None            # None: data/cifar10-catdog, ../shared/data, or download CIFAR-10
+N_LABELED = 2000            # labelled training images (equal per class); the rest are unlabelled
+THRESHOLD = 0.9             # keep a pseudo-label when its max softmax probability is above this
+ROUNDS = config.pick(3, 2)  # rounds of predict -> select -> retrain
+EPOCHS = config.pick(40, 3) # epochs of the supervised baseline (each round keeps its step count)
+WIDTH = 16                  # channels of the CNN's first stage (then 2x and 4x)
+SEED = config.SEED          # the same seed gives the same split and the same numbers
+OUTPUT_DIR = config.OUTPUT_DIR
+# ------------------------------------------------------------------------------
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=DATA_PATH, help="ImageFolder with train/ and test/, or CIFAR-10's python batches")
+    p.add_argument("--n-labeled", type=int, default=N_LABELED, help="number of labelled training images")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence threshold in [0, 1)")
+    p.add_argument("--rounds", type=int, default=ROUNDS, help="self-training rounds after the baseline")
+    p.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of the supervised baseline")
+    p.add_argument("--width", type=int, default=WIDTH, help="CNN width (channels of the first stage)")
+    p.add_argument("--seed", type=int, default=SEED, help="random seed for the split and training")
+    p.add_argument("--output", type=Path, default=OUTPUT_DIR, help="folder for the model, metrics and plots")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p.parse_args(argv)
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Check every argument before any work, so bad input costs nothing and overwrites nothing."""
+    from helpers import select_confident
+    from helpers.io import check_writable_dir
+    import torch
+
+    select_confident(torch.zeros(0), args.threshold)
+    for name in ("rounds",):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name} must be 0 or more, not {getattr(args, name)}")
+    for name in ("epochs", "width", "n_labeled"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+    if args.data is not None and not Path(args.data).expanduser().is_dir():
+        raise FileNotFoundError(f"--data {args.data} is not a folder; point it at a folder with "
+                                "train/<class>/ and test/<class>/ image subfolders")
+    check_writable_dir(args.output)
+
+
+def run(args: argparse.Namespace) -> dict:
+    import matplotlib
+    matplotlib.use("Agg")
+    import helpers as h
+    from helpers import plots
+    from helpers.metrics import accuracy
+    from helpers.results import save_results
+
+    started = time.perf_counter()
+    data = h.load_cats_dogs(args.data)
+    split = h.split_labeled_unlabeled(data.y_train, args.n_labeled, args.seed)
+    print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(split.unlabeled)} unlabelled, "
+          f"{len(data.y_test)} test images; device: {h.get_device()}; quick mode: {config.QUICK}")
+    x_unlabeled = data.x_train[split.unlabeled]
+    y_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
+    result = h.self_train(
+        data.x_train[split.labeled], data.y_train[split.labeled], x_unlabeled,
+        threshold=args.threshold, rounds=args.rounds, epochs=args.epochs, width=args.width,
+        x_test=data.x_test, y_test=data.y_test, y_unlabeled_true=y_hidden,
+        seed=args.seed, progress=not args.no_progress)
+
+    out = Path(args.output)
+    run_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "no_progress"}
+    run_config["quick"] = config.QUICK
+    h.save_checkpoint(result.model, out / "final_model.pt", config=run_config,
+                      test_accuracy=result.records[-1].test_accuracy)
+    metrics = {**result.to_dict(), "total_seconds": time.perf_counter() - started, "classes": list(data.classes)}
+    save_results(out / "metrics.json", metrics, run_config)
+
+    # Confidence of the last model on the unlabelled pool, split by right and wrong.
+    probs = h.predict_proba(result.model, x_unlabeled)
+    max_probs, pseudo_labels = h.pseudo_label(probs)
+    ax = plots.confidence_histogram(max_probs, pseudo_labels == y_hidden, threshold=args.threshold,
+                                    title="Confidence of the final model on the unlabelled pool")
+    plots.save_figure(ax.figure, out / "confidence_histogram.png")
+    accs = [r.test_accuracy for r in result.records]
+    ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, baseline=accs[0])
+    plots.save_figure(ax.figure, out / "accuracy_vs_rounds.png")
+    print(f"final test accuracy {accs[-1]:.4f} (baseline {accs[0]:.4f}, "
+          f"{100 * (accs[-1] - accs[0]):+.1f} points); pseudo-label accuracy of the final model "
+          f"{accuracy(pseudo_labels, y_hidden):.4f}; {metrics['total_seconds']:.0f} s in all")
+    print(f"saved final_model.pt, metrics.json, confidence_histogram.png, accuracy_vs_rounds.png in {out}")
+    return metrics
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from helpers import CheckpointError, DataError
+
+    try:
+        validate(args)
+        run(args)
+    except (DataError, CheckpointError, ValueError, OSError) as err:
+        message = " ".join(str(err).split())  # one line
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real cat/dog data (loaded once) and an isolated data folder."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import config, load_cats_dogs
+
+
+@pytest.fixture(scope="session")
+def catdog():
+    return load_cats_dogs()
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """Point the data folder at an empty temporary one and hide the shared images."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    monkeypatch.setattr(config, "DATA_DIR", data_dir)
+    monkeypatch.setattr(config, "SHARED_DATA", tmp_path / "no-shared-data")
+    monkeypatch.delenv("CATDOG_DATA", raising=False)
+    return data_dir
+
+
+def write_image(path, array, mode=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, dtype=np.uint8), mode).save(path)
+    return path
+
+
+def toy_images(n_per_class=32, size=16, seed=0):
+    """Two trivially separable classes: dark images (0) and bright images (1)."""
+    g = torch.Generator().manual_seed(seed)
+    dark = torch.randint(0, 80, (n_per_class, 3, size, size), generator=g)
+    bright = torch.randint(170, 256, (n_per_class, 3, size, size), generator=g)
+    x = torch.cat([dark, bright]).to(torch.uint8)
+    y = torch.cat([torch.zeros(n_per_class), torch.ones(n_per_class)]).long()
+    return x, y

@@ -1,0 +1,97 @@
+"""The install story: one dependency list in three files, constraints that satisfy it,
+`import helpers` from anywhere, one quick-mode switch that never changes the split."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ ;\[]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject() -> dict[str, str]:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return {_name(d): d.replace(" ", "") for d in deps}
+
+
+def _requirements() -> dict[str, str]:
+    lines = [l.split("#")[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
+    return {_name(l): l.replace(" ", "") for l in lines if l and not l.startswith("-")}
+
+
+def _environment_yml() -> dict[str, str]:
+    """The packages of environment.yml (conda and pip sections), without a YAML library."""
+    deps = {}
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("dependencies:"):].splitlines():
+        match = re.match(r"^\s*-\s+([A-Za-z][\w.-]*\s*[<>=!~][^#]*|[A-Za-z][\w.-]*)\s*(#.*)?$", line)
+        if match and not line.strip().startswith("- -"):
+            spec = match.group(1).replace(" ", "")
+            deps[_name(spec)] = spec
+    deps.pop("python", None)
+    deps.pop("pip", None)
+    return deps
+
+
+def test_the_three_dependency_lists_agree():
+    pyproject, requirements, conda = _pyproject(), _requirements(), _environment_yml()
+    assert set(pyproject) == {"torch", "torchvision", "numpy", "pillow", "tqdm", "matplotlib",
+                              "jupyterlab", "ipywidgets", "nbval", "pytest"}
+    assert requirements == pyproject, "requirements.txt differs from pyproject.toml"
+    assert conda == pyproject, "environment.yml differs from pyproject.toml"
+
+
+def test_package_has_lower_bounds_not_pins():
+    for spec in _pyproject().values():
+        assert ">=" in spec and "==" not in spec, spec
+
+
+def test_constraints_pin_every_dependency_within_its_bounds():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    as_tuple = lambda v: tuple(int(p) for p in re.findall(r"\d+", v)[:3])
+    for name, spec in _pyproject().items():
+        assert name in pins, f"constraints.txt does not pin {name}"
+        lower = spec.split(">=")[1]
+        assert as_tuple(pins[name]) >= as_tuple(lower), f"{name}=={pins[name]} is below {lower}"
+
+
+def test_helpers_import_from_the_notebooks_folder_without_path_tricks():
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import helpers, pathlib; print(pathlib.Path(helpers.__file__).resolve().parent.parent)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "notebooks", env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == ROOT
+
+
+def test_quick_mode_changes_run_length_but_never_the_split():
+    code = ("import helpers, hashlib; from helpers import config;"
+            "y = helpers.load_cats_dogs().y_train; s = helpers.split_labeled_unlabeled(y);"
+            "print(config.QUICK, config.pick('full', 'quick'), hashlib.sha256(s.labeled.numpy().tobytes()).hexdigest())")
+    runs = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "PSEUDO_QUICK": flag}
+        runs[flag] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                    text=True, check=True).stdout.split()
+    assert runs["0"][:2] == ["False", "full"] and runs["1"][:2] == ["True", "quick"]
+    assert runs["0"][2] == runs["1"][2]
+
+
+def test_ci_runs_the_test_command_written_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    marker = readme.index("<!-- test-command -->")
+    command = [l for l in readme[marker:].splitlines()[1:] if l and not l.startswith("```")][0]
+    assert "pytest" in command and "--nbval-lax" in command
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci and "setup.sh --install-only" in ci

@@ -1,0 +1,120 @@
+"""helpers.train: the loop learns, is reproducible, predicts probabilities; checkpoints are safe."""
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+import helpers.train as train_module
+from helpers import CheckpointError, evaluate, fit, load_checkpoint, make_model, predict_proba, save_checkpoint
+from conftest import toy_images
+
+
+def test_fit_learns_a_separable_task_and_records_history():
+    x, y = toy_images()
+    model = make_model(width=4)
+    history = fit(model, x, y, epochs=6, batch_size=16, lr=0.05, seed=0, progress=False, val=(x, y))
+    assert history["epoch"] == list(range(1, 7))
+    assert set(history) >= {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert evaluate(model, x, y) == 1.0
+
+
+def test_same_seed_same_weights():
+    x, y = toy_images()
+    a, b = make_model(width=4, seed=1), make_model(width=4, seed=1)
+    fit(a, x, y, epochs=2, batch_size=16, seed=7, progress=False)
+    fit(b, x, y, epochs=2, batch_size=16, seed=7, progress=False)
+    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_soft_labels_and_sample_weights_train():
+    x, y = toy_images()
+    soft = torch.nn.functional.one_hot(y, 2).float() * 0.8 + 0.1
+    model = make_model(width=4)
+    fit(model, x, soft, epochs=6, batch_size=16, lr=0.05, seed=0, progress=False)
+    assert evaluate(model, x, y) == 1.0
+    # Weight 0 on every bright image: the model never learns that class.
+    ignore_bright = (y == 0).float()
+    model = make_model(width=4)
+    fit(model, x, y, epochs=4, batch_size=16, lr=0.05, seed=0, progress=False, sample_weight=ignore_bright)
+    assert (predict_proba(model, x).argmax(1) == 0).float().mean() > 0.9
+
+
+def test_fit_rejects_mismatched_inputs():
+    x, y = toy_images()
+    with pytest.raises(ValueError, match="labels"):
+        fit(make_model(width=4), x, y[:-1], epochs=1, progress=False)
+
+
+def test_predict_proba_is_a_distribution_and_leaves_training_mode_alone():
+    x, _ = toy_images()
+    model = make_model(width=4).train()
+    probs = predict_proba(model, x, batch_size=10)
+    assert probs.shape == (len(x), 2)
+    assert torch.allclose(probs.sum(1), torch.ones(len(x)))
+    assert model.training
+    assert torch.allclose(predict_proba(model, x, tta=False), predict_proba(model, x, batch_size=7, tta=False), atol=1e-6)
+
+
+# ---------------------------------------------------------------- checkpoints
+def test_checkpoint_round_trip(tmp_path):
+    x, y = toy_images()
+    model = make_model(width=4)
+    fit(model, x, y, epochs=1, batch_size=16, seed=0, progress=False)
+    path = save_checkpoint(model, tmp_path / "model.pt", test_accuracy=0.5)
+    loaded, meta = load_checkpoint(path)
+    assert meta == {"test_accuracy": 0.5} and loaded.arch == model.arch
+    assert torch.equal(predict_proba(loaded, x), predict_proba(model, x))
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.pt"
+    save_checkpoint(make_model(width=4), path)
+    before = path.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        with open(f, "wb") as handle:
+            handle.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train_module.torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(make_model(width=8), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_missing_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint.*pseudo_labeling.py"):
+        load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_mismatched_checkpoint_names_both_architectures(tmp_path):
+    path = save_checkpoint(make_model(width=8), tmp_path / "w8.pt")
+    with pytest.raises(CheckpointError, match="'width': 8.*'width': 4"):
+        load_checkpoint(path, make_model(width=4))
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(corrupt)
+    # weights_only=True: a pickle that would run code is refused, not executed.
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"state_dict": {}, "hook": print}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(evil)
+
+
+@pytest.mark.parametrize("total", [1, 2, 4, 640])
+def test_one_cycle_rises_then_falls_to_zero(total):
+    factors = [train_module.one_cycle(s, total) for s in range(total)]
+    peak = factors.index(max(factors))
+    assert max(factors) == pytest.approx(1.0)
+    assert all(a <= b for a, b in zip(factors[:peak], factors[1:peak + 1]))
+    assert all(a >= b for a, b in zip(factors[peak:], factors[peak + 1:]))
+    assert all(f > 0 for f in factors) and factors[-1] <= factors[0] + 1e-9 or total <= 2
