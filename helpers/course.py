@@ -17,10 +17,11 @@ import torch.nn as nn
 from . import config
 from .data import load_cats_dogs, split_labeled_unlabeled
 from .models import make_model
+from .io import atomic_write
 from .train import CheckpointError, fit, load_checkpoint, save_checkpoint
 
 N_LABELED = 2000
-EPOCHS = config.pick(40, 3)   # the supervised baseline's epochs
+EPOCHS = config.pick(40, 20)  # the supervised baseline's epochs
 WIDTH = 16
 
 
@@ -79,7 +80,7 @@ def baseline_model(data: CourseData, epochs: int = EPOCHS, width: int = WIDTH,
 def oracle_model(data: CourseData, epochs: int | None = None, width: int = WIDTH,
                  seed: int = config.SEED, progress: bool = True) -> nn.Module:
     """The ceiling: the same model trained on all 10,000 training images with their true labels."""
-    epochs = epochs if epochs is not None else config.pick(16, 1)
+    epochs = epochs if epochs is not None else config.pick(16, 6)
     def train():
         x = torch.cat([data.x_labeled, data.x_unlabeled])
         y = torch.cat([data.y_labeled, data.y_unlabeled_hidden])
@@ -88,3 +89,45 @@ def oracle_model(data: CourseData, epochs: int | None = None, width: int = WIDTH
         return model
     return cached_model("oracle", train, n_train=len(data.y_labeled) + len(data.y_unlabeled_hidden),
                         epochs=epochs, width=width, seed=seed)
+
+
+ROUNDS = config.pick(3, 2)
+ROUND_BUDGET = config.pick(2.0, 1.0)  # a round's optimizer steps, in baseline runs
+
+
+def self_training_run(data: CourseData, threshold: float = 0.9, rounds: int = ROUNDS,
+                      from_scratch: bool = True, epochs: int = EPOCHS, width: int = WIDTH,
+                      seed: int = config.SEED, progress: bool = True) -> dict:
+    """``self_train`` from the course's baseline, saved under ``outputs/`` and reused when the
+    settings match. Returns the per-round records (dicts) and, per round, the mask and the
+    pseudo-labels of the unlabelled pool, plus the final model."""
+    from .pseudo import pseudo_label, self_train
+
+    settings = dict(threshold=threshold, rounds=rounds, from_scratch=from_scratch, epochs=epochs,
+                    round_budget=ROUND_BUDGET,
+                    width=width, seed=seed, n_labeled=len(data.y_labeled))
+    path = Path(config.OUTPUT_DIR) / f"selftrain-{run_key(**settings)}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, weights_only=True)
+            if saved.get("settings") == settings:
+                model, _ = load_checkpoint(path.with_suffix(".model.pt"))
+                return {**saved, "model": model}
+        except (CheckpointError, RuntimeError, OSError, KeyError):
+            pass
+    baseline = baseline_model(data, epochs=epochs, width=width, seed=seed, progress=progress)
+    result = self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, threshold=threshold,
+                        rounds=rounds, epochs=epochs, round_budget=ROUND_BUDGET, width=width,
+                        from_scratch=from_scratch,
+                        x_test=data.x_test, y_test=data.y_test, y_unlabeled_true=data.y_unlabeled_hidden,
+                        baseline_model=baseline, seed=seed, progress=progress)
+    run = {
+        "settings": settings,
+        "records": result.to_dict()["records"],
+        "masks": result.masks,
+        "pseudo_labels": [pseudo_label(p)[1] for p in result.probs],
+        "max_probs": [pseudo_label(p)[0] for p in result.probs],
+    }
+    save_checkpoint(result.model, path.with_suffix(".model.pt"), settings=settings)
+    atomic_write(path, lambda tmp: torch.save(run, tmp))
+    return {**run, "model": result.model}

@@ -1,6 +1,7 @@
 """The seed's method: softmax pseudo-labels, a confidence threshold, retraining in rounds."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -70,7 +71,7 @@ def _accuracy(pred: torch.Tensor, truth: torch.Tensor | None) -> float | None:
 
 def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor, *,
                threshold: float = 0.9, rounds: int = 3, epochs: int | None = None,
-               round_epochs: int | None = None, round_budget: float = 2.0, width: int = 16,
+               round_epochs: int | None = None, round_budget: float | None = None, width: int = 16,
                from_scratch: bool = True,
                x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None,
                y_unlabeled_true: torch.Tensor | None = None, baseline_model: nn.Module | None = None,
@@ -83,6 +84,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     The whole pool is pseudo-labelled afresh each round, so a label may change. Each round
     trains a fresh model (``from_scratch``) or keeps training the last one, for ``round_epochs``
     epochs or, by default, ``round_budget`` times the baseline's number of optimizer steps
+    (2, or 1 in quick mode)
     (a bigger training set needs more steps to be learnt, not just the same steps spread thinner).
     ``y_unlabeled_true`` is used only to grade the pseudo-labels, never to train.
     Stops early, with a warning, when no pseudo-label passes the threshold.
@@ -90,7 +92,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     select_confident(torch.zeros(0), threshold)  # validate before any training
     if rounds < 0:
         raise ValueError(f"rounds must be 0 or more, not {rounds}")
-    epochs = epochs if epochs is not None else config.pick(40, 4)
+    epochs = epochs if epochs is not None else config.pick(40, 20)
+    round_budget = round_budget if round_budget is not None else config.pick(2.0, 1.0)
     num_classes = int(y_labeled.max()) + 1 if len(y_labeled) else 2
     say = log or (lambda message: None)
 
@@ -124,6 +127,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
         n_epochs = round_epochs or max(1, round(round_budget * epochs * len(x_labeled) / len(x_train)))
         if from_scratch:
             model = make_model(num_classes, width, seed=seed + r)
+        else:  # keep training a copy, so the caller's baseline (and earlier rounds) stay as they were
+            model = copy.deepcopy(model)
         augment = {} if student_augment is None else {"augment": student_augment}
         fit(model, x_train, y_train, epochs=n_epochs, seed=seed + r, progress=progress, desc=f"round {r}", **augment)
         truth = None if y_unlabeled_true is None else y_unlabeled_true[mask]
