@@ -19,7 +19,7 @@ DATA_PATH = None            # None: data/cifar10-catdog, ../shared/data, or down
 N_LABELED = 2000            # labelled training images (equal per class); the rest are unlabelled
 THRESHOLD = 0.9             # keep a pseudo-label when its max softmax probability is above this
 ROUNDS = config.pick(3, 2)  # rounds of predict -> select -> retrain
-EPOCHS = config.pick(40, 20) # epochs of the supervised baseline (each round keeps its step count)
+EPOCHS = config.pick(40, 20) # epochs of the supervised baseline (rounds get 2x its steps)
 WIDTH = 16                  # channels of the CNN's first stage (then 2x and 4x)
 SEED = config.SEED          # the same seed gives the same split and the same numbers
 OUTPUT_DIR = config.OUTPUT_DIR
@@ -48,9 +48,8 @@ def validate(args: argparse.Namespace) -> None:
     import torch
 
     select_confident(torch.zeros(0), args.threshold)
-    for name in ("rounds",):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name} must be 0 or more, not {getattr(args, name)}")
+    if args.rounds < 0:
+        raise ValueError(f"--rounds must be 0 or more, not {args.rounds}")
     for name in ("epochs", "width", "n_labeled"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")

@@ -121,10 +121,11 @@ def reliability_diagram(max_probs: torch.Tensor, correct: torch.Tensor, n_bins: 
     ax = _axes(ax, (4.5, 4.5))
     bins = calibration_bins(max_probs, correct, n_bins, low=low)
     filled = bins["count"] > 0
-    centers = ((bins["edges"][1:] + bins["edges"][:-1]) / 2)[filled]
+    centers = ((bins["edges"][1:] + bins["edges"][:-1]) / 2)[filled].numpy()
+    accuracy, confidence = bins["accuracy"][filled].numpy(), bins["confidence"][filled].numpy()
     ax.plot([low, 1], [low, 1], color="k", ls="--", lw=1, label="perfect calibration")
-    ax.bar(centers, bins["accuracy"][filled], width=(1 - low) / n_bins * 0.9, alpha=0.6, label=f"{label}: accuracy")
-    ax.plot(bins["confidence"][filled], bins["accuracy"][filled], "o-", label=f"{label}: (confidence, accuracy)")
+    ax.bar(centers, accuracy, width=(1 - low) / n_bins * 0.9, alpha=0.6, label=f"{label}: accuracy per bin")
+    ax.plot(confidence, accuracy, "o-", label=f"{label}: (mean confidence, accuracy)")
     ax.set_xlim(low, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (max softmax probability)")
