@@ -1,8 +1,9 @@
-"""Write the README's results table from a full run's saved results (never by hand).
+"""Write the README's results tables from full runs' saved results (never by hand).
 
 Reads outputs/metrics.json (written by `python pseudo_labeling.py`) and, for the oracle,
-outputs/01_baseline.json (written by notebook 01). Prints the table; with --write, replaces the
-block between the results markers in README.md.
+outputs/01_baseline.json (written by notebook 01): the default run's table. Reads
+outputs/leaderboard.json (written by notebook 11): the leaderboard. Prints both; with --write,
+replaces the blocks between their markers in README.md.
 
     python benchmarks/readme_results.py [--write]
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from helpers import config
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+BOARD_START, BOARD_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 
 
 def table(metrics: dict, notebook_01: dict | None) -> str:
@@ -38,6 +40,32 @@ def table(metrics: dict, notebook_01: dict | None) -> str:
     return "\n".join(rows)
 
 
+def leaderboard(saved: dict) -> str:
+    cfg, summary = saved["config"], saved["results"]["summary"]
+    if cfg.get("quick"):
+        sys.exit("error: outputs/leaderboard.json comes from a quick-mode run; run notebook 11 without PSEUDO_QUICK")
+    by_name = {s["method"]: s for s in summary}
+    base, oracle = by_name["baseline"], by_name["oracle (all labels)"]
+    rows = ["| method | notebook | test accuracy (mean ± std) | to the oracle | pseudo-label accuracy | time |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for s in sorted(summary, key=lambda s: -s["test_accuracy"]):
+        plabel = "–" if s["pseudo_label_accuracy"] is None else f"{s['pseudo_label_accuracy']:.1%}"
+        gap = f"{100 * (s['test_accuracy'] - oracle['test_accuracy']):+.1f}"
+        rows.append(f"| {s['method']} | {s['notebook']} | {s['test_accuracy']:.1%} ± {s['test_accuracy_std']:.1%} "
+                    f"| {gap} | {plabel} | {s['seconds']:.0f} s |")
+    rows.append("")
+    rows.append(f"Seeds {', '.join(map(str, cfg['seeds']))}; {cfg['n_labeled']:,} labels; times include the "
+                f"baseline's training for methods that start from it (2 CPU cores). Baseline "
+                f"{base['test_accuracy']:.1%}, oracle {oracle['test_accuracy']:.1%}.")
+    return "\n".join(rows)
+
+
+def _replace(body: str, start: str, end: str, text: str) -> str:
+    if start not in body or end not in body:
+        sys.exit(f"error: README.md has no {start} ... {end} block")
+    return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{text}\n{end}", body, flags=re.S)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="update README.md in place")
@@ -48,12 +76,16 @@ def main() -> None:
     notebook_01 = json.loads(nb01.read_text())["results"] if nb01.exists() else None
     text = table(metrics, notebook_01)
     print(text)
+    board_file = out / "leaderboard.json"
+    board = leaderboard(json.loads(board_file.read_text())) if board_file.exists() else None
+    if board is not None:
+        print()
+        print(board)
     if args.write:
         readme = config.PROJECT_ROOT / "README.md"
-        body = readme.read_text()
-        if START not in body or END not in body:
-            sys.exit(f"error: README.md has no {START} ... {END} block")
-        body = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", body, flags=re.S)
+        body = _replace(readme.read_text(), START, END, text)
+        if board is not None:
+            body = _replace(body, BOARD_START, BOARD_END, board)
         readme.write_text(body)
 
 

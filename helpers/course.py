@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -54,17 +56,46 @@ def run_key(**settings) -> str:
 
 
 def cached_model(name: str, train, **settings) -> nn.Module:
-    """Load ``outputs/<name>-<key>.pt`` if it was saved with these settings, else ``train()`` and save."""
+    """Load ``outputs/<name>-<key>.pt`` if it was saved with these settings, else ``train()`` and save.
+
+    The training time is saved too, and set on the model as ``model.train_seconds``.
+    """
     path = Path(config.OUTPUT_DIR) / f"{name}-{run_key(**settings)}.pt"
     try:
         model, meta = load_checkpoint(path)
-        if meta.get("settings") == settings:
+        if meta.get("settings") == settings and "seconds" in meta:
+            model.train_seconds = meta["seconds"]
             return model
     except CheckpointError:
         pass
+    start = time.perf_counter()
     model = train()
-    save_checkpoint(model, path, settings=settings)
+    seconds = time.perf_counter() - start
+    save_checkpoint(model, path, settings=settings, seconds=seconds)
+    model.train_seconds = seconds
     return model
+
+
+def cached_run(name: str, compute: Callable[[], tuple[dict, nn.Module]], **settings) -> dict:
+    """Reuse ``outputs/<name>-<key>.pt`` (results) and ``.model.pt`` (the final model) when they
+    were saved with these settings; else ``compute() -> (results, model)`` and save both.
+
+    Returns the results with the model under ``"model"``. ``results`` holds numbers, strings,
+    lists and tensors (they are loaded back with ``weights_only=True``).
+    """
+    path = Path(config.OUTPUT_DIR) / f"{name}-{run_key(**settings)}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, weights_only=True)
+            if saved.get("settings") == settings:
+                model, _ = load_checkpoint(path.with_suffix(".model.pt"))
+                return {k: v for k, v in saved.items() if k != "settings"} | {"model": model}
+        except (CheckpointError, RuntimeError, OSError, AttributeError):
+            pass
+    results, model = compute()
+    save_checkpoint(model, path.with_suffix(".model.pt"), settings=settings)
+    atomic_write(path, lambda tmp: torch.save({"settings": settings, **results}, tmp))
+    return {**results, "model": model}
 
 
 def baseline_model(data: CourseData, epochs: int = EPOCHS, width: int = WIDTH,
@@ -106,28 +137,20 @@ def self_training_run(data: CourseData, threshold: float = 0.9, rounds: int = RO
     settings = dict(threshold=threshold, rounds=rounds, from_scratch=from_scratch, epochs=epochs,
                     round_budget=ROUND_BUDGET,
                     width=width, seed=seed, n_labeled=len(data.y_labeled))
-    path = Path(config.OUTPUT_DIR) / f"selftrain-{run_key(**settings)}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, weights_only=True)
-            if saved.get("settings") == settings:
-                model, _ = load_checkpoint(path.with_suffix(".model.pt"))
-                return {**saved, "model": model}
-        except (CheckpointError, RuntimeError, OSError, KeyError):
-            pass
-    baseline = baseline_model(data, epochs=epochs, width=width, seed=seed, progress=progress)
-    result = self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, threshold=threshold,
-                        rounds=rounds, epochs=epochs, round_budget=ROUND_BUDGET, width=width,
-                        from_scratch=from_scratch,
-                        x_test=data.x_test, y_test=data.y_test, y_unlabeled_true=data.y_unlabeled_hidden,
-                        baseline_model=baseline, seed=seed, progress=progress)
-    run = {
-        "settings": settings,
-        "records": result.to_dict()["records"],
-        "masks": result.masks,
-        "pseudo_labels": [pseudo_label(p)[1] for p in result.probs],
-        "max_probs": [pseudo_label(p)[0] for p in result.probs],
-    }
-    save_checkpoint(result.model, path.with_suffix(".model.pt"), settings=settings)
-    atomic_write(path, lambda tmp: torch.save(run, tmp))
-    return {**run, "model": result.model}
+
+    def compute():
+        baseline = baseline_model(data, epochs=epochs, width=width, seed=seed, progress=progress)
+        result = self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, threshold=threshold,
+                            rounds=rounds, epochs=epochs, round_budget=ROUND_BUDGET, width=width,
+                            from_scratch=from_scratch, x_test=data.x_test, y_test=data.y_test,
+                            y_unlabeled_true=data.y_unlabeled_hidden, baseline_model=baseline,
+                            seed=seed, progress=progress)
+        run = {
+            "records": result.to_dict()["records"],
+            "masks": result.masks,
+            "pseudo_labels": [pseudo_label(p)[1] for p in result.probs],
+            "max_probs": [pseudo_label(p)[0] for p in result.probs],
+        }
+        return run, result.model
+
+    return cached_run("selftrain", compute, **settings)

@@ -76,6 +76,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
                x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None,
                y_unlabeled_true: torch.Tensor | None = None, baseline_model: nn.Module | None = None,
                student_augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               selection: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
                seed: int = config.SEED, progress: bool = True,
                log: Callable[[str], None] | None = print) -> SelfTrainResult:
     """Baseline, then ``rounds`` of: predict the unlabelled pool, keep ``max_probs > threshold``,
@@ -86,6 +87,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     epochs or, by default, ``round_budget`` times the baseline's number of optimizer steps
     (2, or 1 in quick mode)
     (a bigger training set needs more steps to be learnt, not just the same steps spread thinner).
+    ``selection(max_probs, round) -> mask`` replaces the fixed threshold when given (e.g. a
+    percentile that loosens each round, as in Curriculum Labeling).
     ``y_unlabeled_true`` is used only to grade the pseudo-labels, never to train.
     Stops early, with a warning, when no pseudo-label passes the threshold.
     """
@@ -116,7 +119,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
         start = time.perf_counter()
         probs = predict_proba(model, x_unlabeled)
         max_probs, pseudo_labels = pseudo_label(probs)
-        mask = select_confident(max_probs, threshold)
+        mask = select_confident(max_probs, threshold) if selection is None else selection(max_probs, r)
         n_selected = int(mask.sum())
         if n_selected == 0:
             warnings.warn(f"round {r}: no pseudo-label has confidence above {threshold}; "

@@ -57,12 +57,25 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = weak_augment,
         val: tuple[torch.Tensor, torch.Tensor] | None = None,
         extra_loss: Callable[[nn.Module, int, int], torch.Tensor] | None = None,
+        mix: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+        batches: Callable[[], list[torch.Tensor]] | None = None,
+        after_step: Callable[[nn.Module, int], None] | None = None,
+        on_epoch_end: Callable[[nn.Module, int], torch.Tensor | None] | None = None,
         seed: int | None = None, progress: bool = True, desc: str = "training") -> dict[str, list[float]]:
     """Train ``model`` on uint8 images ``x`` and return its per-epoch history.
 
     ``y`` holds class indices (hard labels) or an N x C matrix of probabilities (soft labels).
     ``sample_weight`` scales each image's loss. ``extra_loss(model, step, total_steps)`` is
-    added to every step's loss: the hook later techniques (e.g. FixMatch) plug into.
+    added to every step's loss. These hooks are where later techniques plug in:
+
+    - ``mix(xb, yb) -> (xb, yb)`` rewrites each augmented batch and its soft targets (mixup);
+    - ``batches() -> [index tensors]`` is called once per epoch for the order of the batches
+      (default: a random permutation cut into ``batch_size`` pieces); every call must return
+      the same number of batches;
+    - ``after_step(model, step)`` runs after each optimizer step (e.g. an EMA of the weights);
+    - ``on_epoch_end(model, epoch)`` may return new targets for the next epoch (soft labels
+      updated from the model's own predictions).
+
     SGD with Nesterov momentum and a one-cycle learning rate (``one_cycle``); augmentation runs
     on the whole batch at once.
     """
@@ -76,9 +89,19 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     model.to(device).to(memory_format=torch.channels_last)
     x, y = x.to(device), y.to(device)
     weights = None if sample_weight is None else sample_weight.to(device, torch.float32)
+    if mix is not None:
+        if sample_weight is not None:
+            raise ValueError("mix and sample_weight cannot be combined: a mixed image has no single weight")
+        if not y.is_floating_point():  # mixing needs probability vectors
+            y = F.one_hot(y, int(y.max()) + 1).float()
     soft = y.is_floating_point()
 
-    steps_per_epoch = math.ceil(len(x) / batch_size)
+    def default_batches() -> list[torch.Tensor]:
+        return list(torch.randperm(len(x), device=device).split(batch_size))
+
+    next_batches = batches or default_batches
+    plan = next_batches()
+    steps_per_epoch = len(plan)
     total_steps = epochs * steps_per_epoch
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                                 weight_decay=weight_decay)
@@ -91,18 +114,21 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
-        order = torch.randperm(len(x), device=device)
-        loss_sum = correct = 0.0
-        for i in range(0, len(x), batch_size):
-            batch = order[i:i + batch_size]
+        plan = plan if epoch == 1 else next_batches()
+        loss_sum = correct = seen = 0.0
+        for batch in plan:
+            batch = batch.to(device)
             xb = x[batch] if augment is None else augment(x[batch])
+            yb = y[batch]
+            if mix is not None:
+                xb, yb = mix(xb, yb)
             logits = model(_prepare(xb, device))
             if soft:
-                losses = soft_cross_entropy(logits, y[batch])
-                hard = y[batch].argmax(1)
+                losses = soft_cross_entropy(logits, yb)
+                hard = yb.argmax(1)
             else:
-                losses = F.cross_entropy(logits, y[batch], reduction="none", label_smoothing=label_smoothing)
-                hard = y[batch]
+                losses = F.cross_entropy(logits, yb, reduction="none", label_smoothing=label_smoothing)
+                hard = yb
             loss = losses.mean() if weights is None else (losses * weights[batch]).sum() / weights[batch].sum().clamp_min(1e-8)
             if extra_loss is not None:
                 loss = loss + extra_loss(model, step, total_steps)
@@ -110,12 +136,15 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
             loss.backward()
             optimizer.step()
             schedule.step()
+            if after_step is not None:
+                after_step(model, step)
             step += 1
             loss_sum += losses.detach().sum().item()
             correct += (logits.argmax(1) == hard).sum().item()
+            seen += len(batch)
         history["epoch"].append(epoch)
-        history["train_loss"].append(loss_sum / len(x))
-        history["train_acc"].append(correct / len(x))
+        history["train_loss"].append(loss_sum / seen)
+        history["train_acc"].append(correct / seen)
         history["seconds"].append(time.perf_counter() - start)
         if val is not None:
             val_loss, val_acc = _loss_and_accuracy(model, *val)
@@ -124,6 +153,14 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
             bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
         else:
             bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}")
+        if on_epoch_end is not None and epoch < epochs:
+            new_y = on_epoch_end(model, epoch)
+            model.train()
+            if new_y is not None:
+                if new_y.shape != y.shape:
+                    raise ValueError(f"on_epoch_end returned targets of shape {tuple(new_y.shape)}, "
+                                     f"expected {tuple(y.shape)}")
+                y = new_y.to(device)
     model.eval()
     return history
 
