@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from . import config
 from .data import load_cats_dogs, split_labeled_unlabeled
+from .augment import strong_augment, weak_augment
 from .models import make_model
 from .io import atomic_write
 from .train import CheckpointError, fit, load_checkpoint, save_checkpoint
@@ -99,13 +100,20 @@ def cached_run(name: str, compute: Callable[[], tuple[dict, nn.Module]], **setti
 
 
 def baseline_model(data: CourseData, epochs: int = EPOCHS, width: int = WIDTH,
-                   seed: int = config.SEED, progress: bool = True) -> nn.Module:
-    """The supervised baseline: trained on the labelled images only."""
+                   seed: int = config.SEED, augment: str = "weak", progress: bool = True) -> nn.Module:
+    """The supervised baseline: trained on the labelled images only, with the weak (flip and
+    crop) or the ``"strong"`` augmentation."""
+    augmentations = {"weak": weak_augment, "strong": strong_augment}
+    if augment not in augmentations:
+        raise ValueError(f"augment must be 'weak' or 'strong', not {augment!r}")
+
     def train():
         model = make_model(len(data.classes), width, seed=seed)
-        fit(model, data.x_labeled, data.y_labeled, epochs=epochs, seed=seed, progress=progress, desc="baseline")
+        fit(model, data.x_labeled, data.y_labeled, epochs=epochs, seed=seed, progress=progress,
+            augment=augmentations[augment], desc="baseline")
         return model
-    return cached_model("baseline", train, n_labeled=len(data.y_labeled), epochs=epochs, width=width, seed=seed)
+    extra = {} if augment == "weak" else {"augment": augment}  # the weak default keeps its old file name
+    return cached_model("baseline", train, n_labeled=len(data.y_labeled), epochs=epochs, width=width, seed=seed, **extra)
 
 
 def oracle_model(data: CourseData, epochs: int | None = None, width: int = WIDTH,

@@ -55,17 +55,16 @@ class FlexMatchThreshold:
         self.latest = torch.full((n_unlabeled,), -1, dtype=torch.long)  # -1: never confident yet
 
     def thresholds(self) -> torch.Tensor:
-        sigma = torch.bincount(self.latest[self.latest >= 0], minlength=self.num_classes).float()
-        denominator = sigma.max()
-        if self.warmup:
-            denominator = torch.maximum(denominator, (self.latest < 0).sum().float())
+        counts = torch.bincount(self.latest + 1, minlength=self.num_classes + 1).float()
+        never, sigma = counts[0], counts[1:]
+        denominator = torch.maximum(sigma.max(), never) if self.warmup else sigma.max()
         beta = sigma / denominator.clamp_min(1)
         return self.tau * beta / (2 - beta)
 
     def update(self, probs: torch.Tensor, index: torch.Tensor) -> None:
-        max_probs, labels = probs.max(1)
-        confident = (max_probs > self.tau).cpu()
-        self.latest[index.cpu()[confident]] = labels.cpu()[confident]
+        max_probs, labels = probs.detach().cpu().max(1)
+        confident = max_probs > self.tau
+        self.latest[index.cpu()[confident]] = labels[confident]
 
 
 class FreeMatchThreshold:
