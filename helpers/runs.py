@@ -14,7 +14,8 @@ import time
 import torch
 
 from . import config
-from .course import (ROUND_BUDGET, CourseData, baseline_model, cached_run, EPOCHS, WIDTH)
+from .course import (EPOCHS, ROUND_BUDGET, WIDTH, CourseData, baseline_model, cached_run, oracle_model,
+                     self_training_run)
 from .methods.fixmatch import train_fixmatch
 from .methods.multiple_models import agree, ensemble_proba, labels_from_others
 from .methods.soft_labels import train_soft_mixup
@@ -191,8 +192,6 @@ def _student(data: CourseData, mask, pseudo_labels, width: int, seed: int, budge
 def leaderboard_rows(data: CourseData, seed: int, progress: bool = False) -> list[dict]:
     """One row per method for one seed: test accuracy, pseudo-label accuracy and wall time
     (a method that starts from the baseline counts the baseline's training time too)."""
-    from .course import oracle_model, self_training_run
-
     base = baseline_model(data, seed=seed, progress=progress)
     oracle = oracle_model(data, seed=seed, progress=progress)
     rows = [("baseline", "01", evaluate(base, data.x_test, data.y_test), None, base.train_seconds),
