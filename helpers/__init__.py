@@ -6,7 +6,7 @@ from .data import (CLASSES, CatsDogs, DataError, Images, Split, load_cats_dogs, 
 from .models import make_model
 from .pseudo import RoundRecord, SelfTrainResult, pseudo_label, select_confident, self_train
 from .course import course_data
-from .train import (CheckpointError, evaluate, fit, get_device, load_checkpoint, predict_logits,
-                    predict_proba, save_checkpoint, set_seed)
+from .train import (CheckpointError, evaluate, fast_precision, fit, get_device, load_checkpoint,
+                    predict_logits, predict_proba, save_checkpoint, set_seed)
 
 __version__ = "0.1.0"

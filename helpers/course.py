@@ -21,6 +21,7 @@ from .data import load_cats_dogs, split_labeled_unlabeled
 from .augment import strong_augment, weak_augment
 from .models import make_model
 from .io import atomic_write
+from .pseudo import ROUND_BUDGET, pseudo_label, self_train
 from .train import CheckpointError, fit, load_checkpoint, save_checkpoint
 
 N_LABELED = 2000
@@ -131,7 +132,6 @@ def oracle_model(data: CourseData, epochs: int | None = None, width: int = WIDTH
 
 
 ROUNDS = config.pick(3, 2)
-ROUND_BUDGET = config.pick(2.0, 1.0)  # a round's optimizer steps, in baseline runs
 
 
 def self_training_run(data: CourseData, threshold: float = 0.9, rounds: int = ROUNDS,
@@ -140,8 +140,6 @@ def self_training_run(data: CourseData, threshold: float = 0.9, rounds: int = RO
     """``self_train`` from the course's baseline, saved under ``outputs/`` and reused when the
     settings match. Returns the per-round records (dicts) and, per round, the mask and the
     pseudo-labels of the unlabelled pool, plus the final model."""
-    from .pseudo import pseudo_label, self_train
-
     settings = dict(threshold=threshold, rounds=rounds, from_scratch=from_scratch, epochs=epochs,
                     round_budget=ROUND_BUDGET,
                     width=width, seed=seed, n_labeled=len(data.y_labeled))

@@ -15,6 +15,10 @@ from . import config
 from .models import make_model
 from .train import evaluate, fit, predict_proba
 
+# A round's optimizer steps, in baseline runs: retraining on a bigger set needs more steps,
+# not the same steps spread thinner. Quick mode (CI, a first pass) gives a round half a run.
+ROUND_BUDGET = config.pick(2.0, 0.5)
+
 
 def pseudo_label(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax probabilities (N x C) -> (max_probs, pseudo_labels): the confidence and the argmax."""
@@ -77,7 +81,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
                y_unlabeled_true: torch.Tensor | None = None, baseline_model: nn.Module | None = None,
                student_augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
                selection: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
-               seed: int = config.SEED, progress: bool = True,
+               precision: str = "fp32", seed: int = config.SEED, progress: bool = True,
                log: Callable[[str], None] | None = print) -> SelfTrainResult:
     """Baseline, then ``rounds`` of: predict the unlabelled pool, keep ``max_probs > threshold``,
     retrain on labelled + kept pseudo-labelled images.
@@ -85,18 +89,19 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     The whole pool is pseudo-labelled afresh each round, so a label may change. Each round
     trains a fresh model (``from_scratch``) or keeps training the last one, for ``round_epochs``
     epochs or, by default, ``round_budget`` times the baseline's number of optimizer steps
-    (2, or 1 in quick mode)
+    (``ROUND_BUDGET``: 2, or 0.5 in quick mode)
     (a bigger training set needs more steps to be learnt, not just the same steps spread thinner).
     ``selection(max_probs, round) -> mask`` replaces the fixed threshold when given (e.g. a
     percentile that loosens each round, as in Curriculum Labeling).
     ``y_unlabeled_true`` is used only to grade the pseudo-labels, never to train.
+    ``precision`` is ``fit``'s (``"bf16"``: bfloat16 autocast).
     Stops early, with a warning, when no pseudo-label passes the threshold.
     """
     select_confident(torch.zeros(0), threshold)  # validate before any training
     if rounds < 0:
         raise ValueError(f"rounds must be 0 or more, not {rounds}")
     epochs = epochs if epochs is not None else config.pick(40, 20)
-    round_budget = round_budget if round_budget is not None else config.pick(2.0, 1.0)
+    round_budget = round_budget if round_budget is not None else ROUND_BUDGET
     num_classes = int(y_labeled.max()) + 1 if len(y_labeled) else 2
     say = log or (lambda message: None)
 
@@ -106,7 +111,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     start = time.perf_counter()
     if baseline_model is None:
         model = make_model(num_classes, width, seed=seed)
-        fit(model, x_labeled, y_labeled, epochs=epochs, seed=seed, progress=progress, desc="baseline")
+        fit(model, x_labeled, y_labeled, epochs=epochs, seed=seed, precision=precision, progress=progress,
+            desc="baseline")
     else:
         model = baseline_model
     records = [RoundRecord(0, len(x_labeled), 0, [0] * num_classes, None, test_acc(model),
@@ -133,7 +139,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
         else:  # keep training a copy, so the caller's baseline (and earlier rounds) stay as they were
             model = copy.deepcopy(model)
         augment = {} if student_augment is None else {"augment": student_augment}
-        fit(model, x_train, y_train, epochs=n_epochs, seed=seed + r, progress=progress, desc=f"round {r}", **augment)
+        fit(model, x_train, y_train, epochs=n_epochs, seed=seed + r, precision=precision, progress=progress,
+            desc=f"round {r}", **augment)
         truth = None if y_unlabeled_true is None else y_unlabeled_true[mask]
         record = RoundRecord(
             round=r, n_train=len(x_train), n_selected=n_selected,

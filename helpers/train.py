@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +35,26 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def fast_precision(device: torch.device | None = None) -> str:
+    """``"bf16"`` where the hardware computes in bfloat16 natively (a recent GPU, or a CPU with
+    AVX512-BF16 or AMX), else ``"fp32"``: emulated bfloat16 would be slower than float32."""
+    device = device or get_device()
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    try:
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # an older torch without these probes
+        native = False
+    return "bf16" if native else "fp32"
+
+
+def autocast(precision: str, device: torch.device):
+    """The context a training step runs in: bfloat16 autocast for ``"bf16"``, nothing for ``"fp32"``."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
 def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return normalize(x.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
 
@@ -61,7 +82,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
         batches: Callable[[], list[torch.Tensor]] | None = None,
         after_step: Callable[[nn.Module, int], None] | None = None,
         on_epoch_end: Callable[[nn.Module, int], torch.Tensor | None] | None = None,
-        seed: int | None = None, progress: bool = True, desc: str = "training") -> dict[str, list[float]]:
+        precision: str = "fp32", seed: int | None = None, progress: bool = True,
+        desc: str = "training") -> dict[str, list[float]]:
     """Train ``model`` on uint8 images ``x`` and return its per-epoch history.
 
     ``y`` holds class indices (hard labels) or an N x C matrix of probabilities (soft labels).
@@ -77,7 +99,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
       updated from the model's own predictions).
 
     SGD with Nesterov momentum and a one-cycle learning rate (``one_cycle``); augmentation runs
-    on the whole batch at once.
+    on the whole batch at once. ``precision="bf16"`` runs each step's forward passes (the
+    hooks' included) in bfloat16 autocast; the weights and the optimizer stay in float32.
     """
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
@@ -86,6 +109,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     if seed is not None:
         set_seed(seed)
     device = get_device()
+    autocast(precision, device)  # check the name before any work
     model.to(device).to(memory_format=torch.channels_last)
     x, y = x.to(device), y.to(device)
     weights = None if sample_weight is None else sample_weight.to(device, torch.float32)
@@ -122,16 +146,17 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
             yb = y[batch]
             if mix is not None:
                 xb, yb = mix(xb, yb)
-            logits = model(_prepare(xb, device))
-            if soft:
-                losses = soft_cross_entropy(logits, yb)
-                hard = yb.argmax(1)
-            else:
-                losses = F.cross_entropy(logits, yb, reduction="none", label_smoothing=label_smoothing)
-                hard = yb
-            loss = losses.mean() if weights is None else (losses * weights[batch]).sum() / weights[batch].sum().clamp_min(1e-8)
-            if extra_loss is not None:
-                loss = loss + extra_loss(model, step, total_steps)
+            with autocast(precision, device):
+                logits = model(_prepare(xb, device)).float()
+                if soft:
+                    losses = soft_cross_entropy(logits, yb)
+                    hard = yb.argmax(1)
+                else:
+                    losses = F.cross_entropy(logits, yb, reduction="none", label_smoothing=label_smoothing)
+                    hard = yb
+                loss = losses.mean() if weights is None else (losses * weights[batch]).sum() / weights[batch].sum().clamp_min(1e-8)
+                if extra_loss is not None:
+                    loss = loss + extra_loss(model, step, total_steps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

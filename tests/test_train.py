@@ -118,3 +118,35 @@ def test_one_cycle_rises_then_falls_to_zero(total):
     assert all(a <= b for a, b in zip(factors[:peak], factors[1:peak + 1]))
     assert all(a >= b for a, b in zip(factors[peak:], factors[peak + 1:]))
     assert all(f > 0 for f in factors) and factors[-1] <= factors[0] + 1e-9 or total <= 2
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_precision_sets_the_dtype_of_the_forward_pass_not_of_the_weights(precision, dtype):
+    x, y = toy_images()
+    model = make_model(width=4)
+    seen = set()
+    model[0].register_forward_hook(lambda module, inputs, output: seen.add(output.dtype) if module.training else None)
+    fit(model, x, y, epochs=6, batch_size=16, lr=0.05, seed=0, progress=False, precision=precision)
+    assert seen == {dtype}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert evaluate(model, x, y) == 1.0
+
+
+def test_unknown_precision_is_refused_before_training():
+    x, y = toy_images()
+    model = make_model(width=4, seed=0)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="'fp32' or 'bf16'"):
+        fit(model, x, y, epochs=1, progress=False, precision="fp16")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_fast_precision_follows_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert train_module.fast_precision(cpu) == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert train_module.fast_precision(cpu) == "bf16"
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert train_module.fast_precision(cpu) == "fp32"  # a torch without the probe: play safe

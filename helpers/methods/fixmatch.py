@@ -70,10 +70,10 @@ class UnlabeledConsistency:
         index = torch.randint(0, len(self.x), (self.batch_size,))
         xb = self.x[index].to(device)
         with torch.no_grad():
-            logits_weak = model(_prepare(weak_augment(xb), device))
+            logits_weak = model(_prepare(weak_augment(xb), device)).float()
         self.rule.update(logits_weak.softmax(1), index)
         thresholds = self.rule.thresholds()
-        logits_strong = model(_prepare(strong_augment(xb), device))
+        logits_strong = model(_prepare(strong_augment(xb), device)).float()
         loss, mask, pseudo_labels = fixmatch_loss(logits_weak, logits_strong, thresholds)
         mask = mask.cpu()
         self.used.append(int(mask.sum()))
@@ -87,8 +87,8 @@ class UnlabeledConsistency:
 def train_fixmatch(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.Tensor,
                    x_unlabeled: torch.Tensor, *, epochs: int = 20, rule=None, mu: int = 2,
                    batch_size: int = 64, lr: float = 0.03, ema_decay: float = 0.99,
-                   y_hidden: torch.Tensor | None = None, seed: int | None = None,
-                   progress: bool = True) -> tuple[nn.Module, UnlabeledConsistency, dict]:
+                   y_hidden: torch.Tensor | None = None, precision: str = "fp32",
+                   seed: int | None = None, progress: bool = True) -> tuple[nn.Module, UnlabeledConsistency, dict]:
     """Keep training ``model`` with FixMatch for ``epochs`` passes over the labelled images
     (``batch_size`` labelled + ``mu * batch_size`` unlabelled images a step).
 
@@ -100,5 +100,6 @@ def train_fixmatch(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.T
                                        num_classes=num_classes)
     ema = EMA(model, ema_decay)
     history = fit(model, x_labeled, y_labeled, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  extra_loss=consistency, after_step=ema.update, progress=progress, desc="FixMatch")
+                  extra_loss=consistency, after_step=ema.update, precision=precision, progress=progress,
+                  desc="FixMatch")
     return ema.model, consistency, history

@@ -92,8 +92,8 @@ def train_soft_mixup(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch
                      x_unlabeled: torch.Tensor, *, epochs: int = 10, alpha: float = 1.0,
                      min_labeled: int = 16, temperature: float = 1.0, align: bool = True,
                      relabel: bool = True, teacher: nn.Module | None = None,
-                     batch_size: int = 128, lr: float = 0.05, seed: int | None = None,
-                     progress: bool = True) -> dict[str, list[float]]:
+                     batch_size: int = 128, lr: float = 0.05, precision: str = "fp32",
+                     seed: int | None = None, progress: bool = True) -> dict[str, list[float]]:
     """Keep training ``model`` on labelled + unlabelled images with soft pseudo-labels.
 
     Targets: one-hot for labelled images, the model's probabilities for unlabelled ones
@@ -121,6 +121,7 @@ def train_soft_mixup(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch
     history = fit(model, x, targets, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                   mix=(lambda xb, yb: mixup(xb, yb, alpha)) if alpha > 0 else None,
                   batches=lambda: min_labeled_batches(n_lab, n_unl, batch_size, min_labeled),
-                  on_epoch_end=update_targets if relabel else None, progress=progress, desc="soft labels + mixup")
+                  on_epoch_end=update_targets if relabel else None, precision=precision, progress=progress,
+                  desc="soft labels + mixup")
     history["soft_label_changes"] = changes
     return history
