@@ -37,8 +37,8 @@ TEACHER_VIEWS = ("weak", "weak", "strong")
 STUDENT_BUDGET = config.pick(ROUND_BUDGET, 0.25)
 RETRAIN_BUDGET = config.pick(1.0, 0.25)
 # The methods here train in bfloat16 where the hardware computes it natively (a FixMatch run
-# 1.5x faster on the course's CPU, its test accuracy unchanged), else in float32. The baseline, the oracle
-# and the seed's self-training (notebooks 01-05) stay in float32.
+# 1.5x faster on the course's CPU, its test accuracy unchanged), else in float32. The
+# baseline, the oracle and the seed's self-training (notebooks 01-05) stay in float32.
 PRECISION = fast_precision()
 
 
