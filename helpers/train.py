@@ -48,10 +48,14 @@ def fast_precision(device: torch.device | None = None) -> str:
     return "bf16" if native else "fp32"
 
 
-def autocast(precision: str, device: torch.device):
-    """The context a training step runs in: bfloat16 autocast for ``"bf16"``, nothing for ``"fp32"``."""
+def _check_precision(precision: str) -> None:
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+
+
+def autocast(precision: str, device: torch.device):
+    """The context a training step runs in: bfloat16 autocast for ``"bf16"``, nothing for ``"fp32"``."""
+    _check_precision(precision)
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
@@ -109,7 +113,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     if seed is not None:
         set_seed(seed)
     device = get_device()
-    autocast(precision, device)  # check the name before any work
+    _check_precision(precision)
     model.to(device).to(memory_format=torch.channels_last)
     x, y = x.to(device), y.to(device)
     weights = None if sample_weight is None else sample_weight.to(device, torch.float32)
