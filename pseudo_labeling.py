@@ -1,5 +1,9 @@
 """Pseudo-labeling from the command line: supervised baseline, then rounds of self-training.
 
+The original method's four steps: (1) train on the labelled images; (2) predict the
+unlabelled ones (softmax -> max probability -> argmax); (3) keep those with
+max_probs > threshold; (4) continue training the model on labelled + kept images - and repeat.
+
 Edit the defaults in the config block below, or override any of them on the command line
 (`python pseudo_labeling.py --help`). Training logs go to the console; the final model, a
 metrics JSON and two plots go to the output folder (``outputs/`` by default).
@@ -8,19 +12,24 @@ Set PSEUDO_QUICK=1 for a short run (fewer epochs and rounds, same data and split
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
-from helpers import config
+from helpers import config, specs
 
 # ---------------------------------------------------------------- config block
 DATA_PATH = None            # None: data/cifar10-catdog, ../shared/data, or download CIFAR-10
 N_LABELED = 2000            # labelled training images (equal per class); the rest are unlabelled
 THRESHOLD = 0.9             # keep a pseudo-label when its max softmax probability is above this
-ROUNDS = config.pick(3, 2)  # rounds of predict -> select -> retrain
-EPOCHS = config.pick(40, 20) # epochs of the supervised baseline (rounds get 2x its steps)
+ROUNDS = specs.ROUNDS       # rounds of predict -> select -> continue training
+EPOCHS = specs.BASELINE_EPOCHS  # epochs of the supervised baseline
+ROUND_BUDGET = specs.ROUND_BUDGET  # a round's optimizer steps, in multiples of the baseline's
+FROM_SCRATCH = False        # False: continue training the model (the write-up); True: a fresh one
+GUARD = 0.05                # reject a round whose labelled accuracy falls by more than this
 WIDTH = 16                  # channels of the CNN's first stage (then 2x and 4x)
+PRECISION = specs.PRECISION # "bf16" where the hardware computes it natively, else "fp32"
 SEED = config.SEED          # the same seed gives the same split and the same numbers
 OUTPUT_DIR = config.OUTPUT_DIR
 # ------------------------------------------------------------------------------
@@ -34,6 +43,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence threshold in [0, 1)")
     p.add_argument("--rounds", type=int, default=ROUNDS, help="self-training rounds after the baseline")
     p.add_argument("--epochs", type=int, default=EPOCHS, help="epochs of the supervised baseline")
+    p.add_argument("--round-budget", type=float, default=ROUND_BUDGET,
+                   help="optimizer steps of each round, in multiples of the baseline's")
+    p.add_argument("--from-scratch", action="store_true", default=FROM_SCRATCH,
+                   help="train a fresh model each round instead of continuing the last one")
+    p.add_argument("--guard", type=float, default=GUARD,
+                   help="keep the previous model when a round's labelled accuracy falls by more than this (-1: off)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=PRECISION, help="training precision")
     p.add_argument("--width", type=int, default=WIDTH, help="CNN width (channels of the first stage)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed for the split and training")
     p.add_argument("--output", type=Path, default=OUTPUT_DIR, help="folder for the model, metrics and plots")
@@ -50,6 +66,8 @@ def validate(args: argparse.Namespace) -> None:
     select_confident(torch.zeros(0), args.threshold)
     if args.rounds < 0:
         raise ValueError(f"--rounds must be 0 or more, not {args.rounds}")
+    if not args.round_budget > 0:
+        raise ValueError(f"--round-budget must be above 0, not {args.round_budget}")
     for name in ("epochs", "width", "n_labeled"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
@@ -74,11 +92,24 @@ def run(args: argparse.Namespace) -> dict:
           f"{len(data.y_test)} test images; device: {h.get_device()}; quick mode: {config.QUICK}")
     x_unlabeled = data.x_train[split.unlabeled]
     y_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
+    x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
+
+    # Step 1: train on the labelled images.
+    start = time.perf_counter()
+    model = h.make_model(len(data.classes), args.width, seed=args.seed)
+    history = h.fit(model, x_labeled, y_labeled, epochs=args.epochs, precision=args.precision, seed=args.seed,
+                    progress=not args.no_progress, desc="baseline")
+    baseline_seconds = time.perf_counter() - start
+    print(f"baseline: {args.epochs} epochs in {baseline_seconds:.0f} s (loss {history['train_loss'][0]:.3f} -> "
+          f"{history['train_loss'][-1]:.3f})")
+    # Steps 2-4, each round: predict the unlabelled pool, keep max_probs > threshold, continue training.
     result = h.self_train(
-        data.x_train[split.labeled], data.y_train[split.labeled], x_unlabeled,
-        threshold=args.threshold, rounds=args.rounds, epochs=args.epochs, width=args.width,
-        x_test=data.x_test, y_test=data.y_test, y_unlabeled_true=y_hidden,
+        x_labeled, y_labeled, x_unlabeled, model, threshold=args.threshold, rounds=args.rounds,
+        round_steps=round(args.round_budget * args.epochs * math.ceil(len(y_labeled) / 128)),
+        from_scratch=args.from_scratch, guard=None if args.guard < 0 else args.guard,
+        test=(data.x_test, data.y_test), y_unlabeled_hidden=y_hidden, precision=args.precision,
         seed=args.seed, progress=not args.no_progress)
+    result.records[0].seconds, result.records[0].history = baseline_seconds, history
 
     out = Path(args.output)
     run_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "no_progress"}
@@ -94,7 +125,7 @@ def run(args: argparse.Namespace) -> dict:
     ax = plots.confidence_histogram(max_probs, pseudo_labels == y_hidden, threshold=args.threshold,
                                     title="Confidence of the final model on the unlabelled pool")
     plots.save_figure(ax.figure, out / "confidence_histogram.png")
-    accs = [r.test_accuracy for r in result.records]
+    accs = [r.test_accuracy for r in result.records]  # a rejected round keeps the previous model's
     ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, baseline=accs[0])
     plots.save_figure(ax.figure, out / "accuracy_vs_rounds.png")
     print(f"final test accuracy {accs[-1]:.4f} (baseline {accs[0]:.4f}, "

@@ -3,8 +3,8 @@
 Runs ``helpers.runs.fixmatch`` (warm-started from each seed's baseline) for more epochs than
 the notebooks can afford, and prints each seed's test accuracy next to its oracle's, the
 mean and standard deviation, the gap, and the minutes per run including the baseline's
-training. Runs are saved in ``outputs/`` like the notebooks' and reused; the minutes are the
-recorded training times.
+training. Runs are saved in ``outputs/runs/`` like the notebooks' and reused; the minutes are
+the recorded training times.
 
     python benchmarks/longer_runs.py [--rule flexmatch] [--epochs 160] [--seeds 0 1 2]
 """
@@ -13,28 +13,28 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import helpers
-from helpers import course, runs
+from helpers import runs
+from helpers.specs import PRECISION, FixMatchRun, OracleRun, with_seed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rule", default="flexmatch", choices=["fixed", "flexmatch", "freematch"])
     parser.add_argument("--epochs", type=int, default=160, help="passes over the labelled images")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
-    data = helpers.course_data()
-    print(f"{args.rule}, {args.epochs} epochs, precision {runs.PRECISION}")
+    print(f"{args.rule}, {args.epochs} epochs, precision {PRECISION}")
     print(f"{'seed':>4}{'test accuracy':>15}{'oracle':>9}{'minutes with the baseline':>28}")
     accuracies, oracles, minutes = [], [], []
     for seed in args.seeds:
-        run = runs.fixmatch(data, args.rule, epochs=args.epochs, seed=seed, progress=False)
-        baseline = course.baseline_model(data, seed=seed, progress=False)
-        oracle = course.oracle_model(data, seed=seed, progress=False)
+        spec = with_seed(FixMatchRun(rule=args.rule, epochs=args.epochs), seed)
+        run = runs.fixmatch(spec)
+        baseline = runs.baseline(spec.baseline)
+        oracle = runs.oracle(with_seed(OracleRun(), seed))
         accuracies.append(run["test_accuracy"])
-        oracles.append(helpers.evaluate(oracle, data.x_test, data.y_test))
-        minutes.append((run["seconds"] + baseline.train_seconds) / 60)
+        oracles.append(oracle["test_accuracy"])
+        minutes.append((run["seconds"] + baseline["seconds"]) / 60)
         print(f"{seed:>4}{accuracies[-1]:>15.2%}{oracles[-1]:>9.2%}{minutes[-1]:>28.1f}")
     spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
     gap = statistics.mean(oracles) - statistics.mean(accuracies)

@@ -2,9 +2,10 @@
 
 Times two workloads on the course's labelled and unlabelled images, in the same process:
 supervised epochs of the baseline recipe, and FixMatch epochs (64 labelled + 128 unlabelled
-images a step, two views of the unlabelled batch). Prints seconds per epoch and the ratio.
-``helpers.fast_precision()`` picks bfloat16 only where the hardware computes it natively;
-on other CPUs bfloat16 is emulated and this benchmark shows it slower.
+images a step, two views of the unlabelled batch), with the width and batch sizes of the course's
+specs. Prints seconds per epoch and the ratio. ``helpers.fast_precision()`` (every spec's
+default ``precision``, ``specs.PRECISION``) picks bfloat16 only where the hardware computes it
+natively; on other CPUs bfloat16 is emulated and this benchmark shows it slower.
 
     python benchmarks/precision.py [--epochs 2]
 """
@@ -15,6 +16,7 @@ import time
 
 import helpers as h
 from helpers.methods.fixmatch import train_fixmatch
+from helpers.specs import PRECISION, BaselineRun, FixMatchRun
 
 
 def seconds_per_epoch(train, epochs: int) -> float:
@@ -29,14 +31,15 @@ def main() -> None:
     args = parser.parse_args()
 
     data = h.course_data()
-    print(f"device {h.get_device()}, fast_precision() -> {h.fast_precision()!r}")
+    base, fm = BaselineRun(), FixMatchRun()
+    print(f"device {h.get_device()}, fast_precision() -> {h.fast_precision()!r} (the specs' precision: {PRECISION!r})")
     workloads = {
-        "supervised (128 a step)": lambda precision: lambda epochs: h.fit(
-            h.make_model(seed=0), data.x_labeled, data.y_labeled, epochs=epochs, seed=0,
-            precision=precision, progress=False),
-        "FixMatch (64 + 2x128 a step)": lambda precision: lambda epochs: train_fixmatch(
-            h.make_model(seed=0), data.x_labeled, data.y_labeled, data.x_unlabeled, epochs=epochs,
-            seed=0, precision=precision, progress=False),
+        f"supervised ({base.batch_size} a step)": lambda precision: lambda epochs: h.fit(
+            h.make_model(width=base.width, seed=0), data.x_labeled, data.y_labeled, epochs=epochs,
+            batch_size=base.batch_size, seed=0, precision=precision, progress=False),
+        f"FixMatch ({fm.batch_size} + 2x{fm.mu * fm.batch_size} a step)": lambda precision: lambda epochs: train_fixmatch(
+            h.make_model(width=base.width, seed=0), data.x_labeled, data.y_labeled, data.x_unlabeled,
+            epochs=epochs, batch_size=fm.batch_size, mu=fm.mu, seed=0, precision=precision, progress=False),
     }
     print(f"{'workload':<30}{'fp32 s/epoch':>14}{'bf16 s/epoch':>14}{'speed-up':>10}")
     for name, make in workloads.items():

@@ -28,6 +28,8 @@ def table(metrics: dict, notebook_01: dict | None) -> str:
     rows = ["| run | training images | pseudo-labels kept (accuracy) | test accuracy | time |", "|---|---:|---:|---:|---:|"]
     for r in res["records"]:
         name = "baseline (2,000 labels)" if r["round"] == 0 else f"round {r['round']}, threshold {res['threshold']:g}"
+        if not r.get("accepted", True):  # the guard kept the previous model: its test accuracy is shown
+            name += " (rejected by the guard)"
         kept = "–" if r["round"] == 0 else f"{r['n_selected']:,} ({r['pseudo_label_accuracy']:.1%})"
         rows.append(f"| {name} | {r['n_train']:,} | {kept} | {r['test_accuracy']:.1%} | {r['seconds']:.0f} s |")
     if notebook_01 is not None:

@@ -1,9 +1,9 @@
 """Side by side: the helpers' tensor training loop against torchvision ImageFolder + DataLoader.
 
-Both train the same model (helpers.make_model) with the same optimizer, batch size and
-augmentation (reflect-padded random crop + flip) on the same 2,000 labelled images, for the
-same number of epochs, on the same machine in the same process. Prints seconds per epoch
-and the ratio.
+Both train the same model (helpers.make_model, the baseline spec's width) with the same
+optimizer, batch size and augmentation (reflect-padded random crop + flip) on the same 2,000
+labelled images, for the same number of epochs, on the same machine in the same process.
+Prints seconds per epoch and the ratio.
 
     python benchmarks/training_loop.py [--epochs 3] [--workers 0 2]
 """
@@ -23,9 +23,13 @@ from torchvision import datasets, transforms
 
 import helpers as h
 from helpers.augment import MEAN, STD
+from helpers.specs import BaselineRun
+
+BASELINE = BaselineRun()
 
 
-def image_folder_epochs(root: Path, indices, epochs: int, workers: int, batch_size: int = 128) -> float:
+def image_folder_epochs(root: Path, indices, epochs: int, workers: int,
+                        batch_size: int = BASELINE.batch_size) -> float:
     """The classic pipeline: decode each JPEG and augment it one image at a time, every epoch."""
     tfm = transforms.Compose([
         transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
@@ -37,10 +41,11 @@ def image_folder_epochs(root: Path, indices, epochs: int, workers: int, batch_si
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
                         persistent_workers=workers > 0)
     h.set_seed(0)
-    model = h.make_model().to(memory_format=torch.channels_last)
+    model = h.make_model(width=BASELINE.width).to(memory_format=torch.channels_last)
     steps = epochs * math.ceil(len(dataset) / batch_size)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=steps, pct_start=0.25)
+    optimizer = torch.optim.SGD(model.parameters(), lr=BASELINE.lr, momentum=0.9, nesterov=True,
+                                weight_decay=BASELINE.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, BASELINE.lr, total_steps=steps, pct_start=0.25)
     model.train()
     start = time.perf_counter()
     for _ in range(epochs):
@@ -54,9 +59,10 @@ def image_folder_epochs(root: Path, indices, epochs: int, workers: int, batch_si
 
 
 def helpers_epochs(x, y, epochs: int) -> float:
-    model = h.make_model()
+    model = h.make_model(width=BASELINE.width)
     start = time.perf_counter()
-    h.fit(model, x, y, epochs=epochs, seed=0, progress=False)
+    h.fit(model, x, y, epochs=epochs, batch_size=BASELINE.batch_size, lr=BASELINE.lr,
+          weight_decay=BASELINE.weight_decay, seed=0, progress=False)
     return (time.perf_counter() - start) / epochs
 
 
@@ -67,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = h.load_cats_dogs()
-    split = h.split_labeled_unlabeled(data.y_train)
+    split = h.split_labeled_unlabeled(data.y_train, BASELINE.n_labeled, BASELINE.split_seed)
     x, y = data.x_train[split.labeled], data.y_train[split.labeled]
     # ImageFolder needs files: write the cached training images as PNG into a temporary folder,
     # in ImageFolder's order (cats first, then dogs), so the same indices pick the same images.
@@ -84,7 +90,7 @@ def main() -> None:
         folder_indices = position[split.labeled].tolist()
 
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {h.get_device()}, "
-              f"{len(x)} images, {args.epochs} epochs, batch 128")
+              f"{len(x)} images, {args.epochs} epochs, batch {BASELINE.batch_size}")
         helpers_epochs(x, y, 1)  # warm-up
         ours = helpers_epochs(x, y, args.epochs)
         print(f"helpers.fit (tensors, batched augmentation): {ours:.2f} s/epoch")

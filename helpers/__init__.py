@@ -1,12 +1,12 @@
-"""Helpers for the pseudo-labeling course: data, augmentation, model, training, the seed's method."""
-from . import config, metrics, plots, results
+"""Helpers for the pseudo-labeling course: data, augmentation, model, training, runs, the original method."""
+from . import config, metrics, plots, results, specs
 from .augment import normalize, strong_augment, weak_augment
 from .data import (CLASSES, CatsDogs, DataError, Images, Split, load_cats_dogs, load_image_folder,
                    split_labeled_unlabeled, split_train_val)
 from .models import make_model
 from .pseudo import RoundRecord, SelfTrainResult, pseudo_label, select_confident, self_train
 from .course import course_data
-from .train import (CheckpointError, evaluate, fast_precision, fit, get_device, load_checkpoint,
-                    predict_logits, predict_proba, save_checkpoint, set_seed)
+from .train import (CheckpointError, SupervisedStep, TrainStep, evaluate, fast_precision, fit, get_device,
+                    load_checkpoint, predict_logits, predict_proba, save_checkpoint, set_seed)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

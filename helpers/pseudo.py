@@ -1,4 +1,4 @@
-"""The seed's method: softmax pseudo-labels, a confidence threshold, retraining in rounds."""
+"""The original method: softmax pseudo-labels, a confidence threshold, training on in rounds."""
 from __future__ import annotations
 
 import copy
@@ -12,12 +12,9 @@ import torch
 import torch.nn as nn
 
 from . import config
+from .metrics import accuracy
 from .models import make_model
 from .train import evaluate, fit, predict_proba
-
-# A round's optimizer steps, in baseline runs: retraining on a bigger set needs more steps,
-# not the same steps spread thinner. Quick mode (CI, a first pass) gives a round half a run.
-ROUND_BUDGET = config.pick(2.0, 0.5)
 
 
 def pseudo_label(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,9 +41,12 @@ class RoundRecord:
     n_train: int                       # labelled + pseudo-labelled images trained on
     n_selected: int                    # pseudo-labels that passed the threshold
     selected_per_class: list[int]
-    pseudo_label_accuracy: float | None  # against the hidden truth; None when not known
+    pseudo_label_accuracy: float | None  # of the kept pseudo-labels, against the hidden truth
     test_accuracy: float | None
+    labeled_accuracy: float            # on the labelled images, no augmentation: the guard's signal
     seconds: float
+    accepted: bool = True              # False: the guard kept the previous model
+    history: dict = field(default_factory=dict)  # fit's loss and accuracy per epoch
 
 
 @dataclass
@@ -67,93 +67,88 @@ class SelfTrainResult:
         return {"threshold": self.threshold, "records": [asdict(r) for r in self.records]}
 
 
-def _accuracy(pred: torch.Tensor, truth: torch.Tensor | None) -> float | None:
-    if truth is None or len(pred) == 0:
-        return None
-    return (pred == truth).float().mean().item()
-
-
-def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor, *,
-               threshold: float = 0.9, rounds: int = 3, epochs: int | None = None,
-               round_epochs: int | None = None, round_budget: float | None = None, width: int = 16,
-               from_scratch: bool = True,
-               x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None,
-               y_unlabeled_true: torch.Tensor | None = None, baseline_model: nn.Module | None = None,
-               student_augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+# Fourteen keyword settings: the write-up's choices that notebook 04 turns one by one; grouping them in
+# an object would hide from the reader the knobs the lesson turns.
+def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
+               model: nn.Module, *, threshold: float = 0.9, rounds: int = 3, round_steps: int = 1280,
+               from_scratch: bool = False, lr: float = 0.1, guard: float | None = 0.05,
                selection: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
-               precision: str = "fp32", seed: int = config.SEED, progress: bool = True,
+               test: tuple[torch.Tensor, torch.Tensor] | None = None,
+               y_unlabeled_hidden: torch.Tensor | None = None, precision: str = "fp32",
+               seed: int = config.SEED, progress: bool = True,
                log: Callable[[str], None] | None = print) -> SelfTrainResult:
-    """Baseline, then ``rounds`` of: predict the unlabelled pool, keep ``max_probs > threshold``,
-    retrain on labelled + kept pseudo-labelled images.
-
-    The whole pool is pseudo-labelled afresh each round, so a label may change. Each round
-    trains a fresh model (``from_scratch``) or keeps training the last one, for ``round_epochs``
-    epochs or, by default, ``round_budget`` times the baseline's number of optimizer steps
-    (``ROUND_BUDGET``: 2, or 0.5 in quick mode)
-    (a bigger training set needs more steps to be learnt, not just the same steps spread thinner).
-    ``selection(max_probs, round) -> mask`` replaces the fixed threshold when given (e.g. a
-    percentile that loosens each round, as in Curriculum Labeling).
-    ``y_unlabeled_true`` is used only to grade the pseudo-labels, never to train.
-    ``precision`` is ``fit``'s (``"bf16"``: bfloat16 autocast).
+    """From the trained baseline ``model``, ``rounds`` of: predict the unlabelled pool (softmax ->
+    max probability -> argmax), keep ``max_probs > threshold`` (or ``selection(max_probs, round)``,
+    e.g. Curriculum Labeling's percentile), train ``round_steps`` steps on labelled + kept images:
+    continuing the previous model, as the write-up says, or a fresh one (``from_scratch``).
+    The guard keeps the previous model when a round's accuracy on the labelled images falls by
+    more than ``guard`` (``None``: off). ``y_unlabeled_hidden`` grades pseudo-labels, never trains.
     Stops early, with a warning, when no pseudo-label passes the threshold.
     """
     select_confident(torch.zeros(0), threshold)  # validate before any training
     if rounds < 0:
         raise ValueError(f"rounds must be 0 or more, not {rounds}")
-    epochs = epochs if epochs is not None else config.pick(40, 20)
-    round_budget = round_budget if round_budget is not None else ROUND_BUDGET
     num_classes = int(y_labeled.max()) + 1 if len(y_labeled) else 2
     say = log or (lambda message: None)
-
-    def test_acc(model):
-        return evaluate(model, x_test, y_test) if x_test is not None else None
-
-    start = time.perf_counter()
-    if baseline_model is None:
-        model = make_model(num_classes, width, seed=seed)
-        fit(model, x_labeled, y_labeled, epochs=epochs, seed=seed, precision=precision, progress=progress,
-            desc="baseline")
-    else:
-        model = baseline_model
+    test_acc = (lambda m: evaluate(m, *test)) if test is not None else (lambda m: None)
     records = [RoundRecord(0, len(x_labeled), 0, [0] * num_classes, None, test_acc(model),
-                           time.perf_counter() - start)]
-    say(f"round 0 (baseline): {len(x_labeled)} labelled images, test accuracy "
-        f"{records[0].test_accuracy if records[0].test_accuracy is not None else float('nan'):.4f}")
+                           evaluate(model, x_labeled, y_labeled), 0.0)]
+    say(f"round 0 (baseline): {len(x_labeled)} labelled images, test accuracy {_show(records[0].test_accuracy)}")
     result = SelfTrainResult(records, model, threshold)
+    reference = records[0].labeled_accuracy  # the kept model's, for the guard
 
     for r in range(1, rounds + 1):
         start = time.perf_counter()
-        probs = predict_proba(model, x_unlabeled)
+        probs = predict_proba(result.model, x_unlabeled)
         max_probs, pseudo_labels = pseudo_label(probs)
         mask = select_confident(max_probs, threshold) if selection is None else selection(max_probs, r)
-        n_selected = int(mask.sum())
-        if n_selected == 0:
+        if not mask.any():
             warnings.warn(f"round {r}: no pseudo-label has confidence above {threshold}; "
                           "stopping here. Lower the threshold or train the baseline longer.", stacklevel=2)
             break
         x_train = torch.cat([x_labeled, x_unlabeled[mask]])
         y_train = torch.cat([y_labeled, pseudo_labels[mask]])
-        n_epochs = round_epochs or max(1, round(round_budget * epochs * len(x_labeled) / len(x_train)))
-        if from_scratch:
-            model = make_model(num_classes, width, seed=seed + r)
-        else:  # keep training a copy, so the caller's baseline (and earlier rounds) stay as they were
-            model = copy.deepcopy(model)
-        augment = {} if student_augment is None else {"augment": student_augment}
-        fit(model, x_train, y_train, epochs=n_epochs, seed=seed + r, precision=precision, progress=progress,
-            desc=f"round {r}", **augment)
-        truth = None if y_unlabeled_true is None else y_unlabeled_true[mask]
-        record = RoundRecord(
-            round=r, n_train=len(x_train), n_selected=n_selected,
+        epochs = max(1, round(round_steps / math.ceil(len(x_train) / 128)))
+        model = (make_model(num_classes, **_arch(result.model), seed=seed + r) if from_scratch
+                 else copy.deepcopy(result.model))  # a copy: the baseline and earlier rounds stay as they were
+        history = fit(model, x_train, y_train, epochs=epochs, lr=lr, seed=seed + r, precision=precision,
+                      progress=progress, desc=f"round {r}")
+        labeled_acc = evaluate(model, x_labeled, y_labeled)
+        accepted = guard is None or labeled_acc >= reference - guard
+        truth = None if y_unlabeled_hidden is None else y_unlabeled_hidden[mask]
+        record = RoundRecord(  # a rejected round reports the test accuracy of the model kept
+            round=r, n_train=len(x_train), n_selected=int(mask.sum()),
             selected_per_class=torch.bincount(pseudo_labels[mask], minlength=num_classes).tolist(),
-            pseudo_label_accuracy=_accuracy(pseudo_labels[mask], truth),
-            test_accuracy=test_acc(model), seconds=time.perf_counter() - start)
+            pseudo_label_accuracy=None if truth is None else accuracy(pseudo_labels[mask], truth),
+            test_accuracy=test_acc(model if accepted else result.model), labeled_accuracy=labeled_acc,
+            seconds=time.perf_counter() - start, accepted=accepted, history=history)
         records.append(record)
         result.probs.append(probs)
         result.masks.append(mask)
-        result.model = model
-        plabel = "n/a" if record.pseudo_label_accuracy is None else f"{record.pseudo_label_accuracy:.4f}"
-        test = "n/a" if record.test_accuracy is None else f"{record.test_accuracy:.4f}"
-        say(f"round {r}: kept {n_selected} pseudo-labels {record.selected_per_class} "
-            f"(accuracy {plabel}), trained on {len(x_train)} images for {n_epochs} epochs, "
-            f"test accuracy {test}, {record.seconds:.1f} s")
+        say(_round_line(record, epochs, reference, guard))
+        if accepted:
+            result.model, reference = model, labeled_acc
     return result
+
+
+def _round_line(record: RoundRecord, epochs: int, reference: float, guard: float | None) -> str:
+    """The log line of one round (and, for a rejected one, why the previous model was kept)."""
+    loss = record.history["train_loss"]
+    line = (f"round {record.round}: kept {record.n_selected} pseudo-labels {record.selected_per_class} "
+            f"(accuracy {_show(record.pseudo_label_accuracy)}), trained on {record.n_train} images for "
+            f"{epochs} epochs (loss {loss[0]:.3f} -> {loss[-1]:.3f}), labelled accuracy "
+            f"{record.labeled_accuracy:.4f}, test accuracy {_show(record.test_accuracy)}, {record.seconds:.1f} s")
+    if not record.accepted:
+        line += (f"\nround {record.round} rejected by the guard: labelled accuracy fell from {reference:.4f} to "
+                 f"{record.labeled_accuracy:.4f} (more than {guard}); keeping the previous model")
+    return line
+
+
+def _show(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _arch(model: nn.Module) -> dict:
+    arch = dict(getattr(model, "arch", {}))
+    arch.pop("num_classes", None)
+    return arch

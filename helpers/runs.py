@@ -1,228 +1,303 @@
-"""Each later method run on the course's split, from the course's baseline, saved under
-``outputs/`` and reused: what notebooks 07-10 train and the leaderboard (11) collects.
+"""Every run of the course, from its spec: what the notebooks train and the leaderboard collects.
 
-Every run returns ``test_accuracy``, ``pseudo_label_accuracy`` (how right the labels it trained
-on were, graded against the hidden truth), ``seconds`` (its own training time; the baseline's
-is ``baseline_model(...).train_seconds``) and ``pool_probs`` (its final model's probabilities
-on the unlabelled pool), plus what its notebook plots.
+``runs.run(spec)`` (or the function named after the run's kind) goes down the layers once:
+the runs it starts from (a baseline, a committee) are fetched first, then
+``cache.get_or_run(spec, ...)`` loads this run or trains it with ``helpers.train`` and
+``helpers.methods``. Nothing below reaches back up into the cache.
+
+Every method run returns ``test_accuracy``, ``pseudo_label_accuracy`` (how right the
+pseudo-labels it trained on were, graded against the hidden truth: see ``PSEUDO_LABEL_ACCURACY``),
+``seconds`` (its own training time), ``pool_probs`` (its final model's probabilities on the
+unlabelled pool), ``model`` and ``spec``, plus what its notebook plots.
 """
 from __future__ import annotations
 
 import copy
-import time
+import math
 
 import torch
+import torch.nn as nn
 
-from . import config
-from .course import (EPOCHS, ROUND_BUDGET, WIDTH, CourseData, baseline_model, cached_run, oracle_model,
-                     self_training_run)
+from .augment import strong_augment, weak_augment
+from .cache import get_or_run
+from .course import CourseData, course_data
+from .data import split_train_val
 from .methods.fixmatch import train_fixmatch
 from .methods.multiple_models import agree, ensemble_proba, labels_from_others
-from .methods.soft_labels import train_soft_mixup
-from .methods.thresholds import (FixedThreshold, FlexMatchThreshold, FreeMatchThreshold,
-                                 percentile_threshold)
+from .methods.soft_labels import SoftMixupStep, train_soft_mixup
+from .methods.thresholds import FixedThreshold, FlexMatchThreshold, FreeMatchThreshold, percentile_threshold
+from .metrics import accuracy
 from .models import make_model
-from .pseudo import self_train
-from .train import evaluate, fast_precision, fit, predict_proba
+from .pseudo import pseudo_label, self_train
+from .specs import (BaselineRun, with_seed, CurriculumRun, EnsembleRun, FixMatchRun, OracleRun, SelfTrainingRun,
+                    SoftLabelsRun, TriTrainingRun, TEACHER_SEED_STRIDE, teacher_specs)
+from .train import SupervisedStep, evaluate, fit, predict_proba
 
-SOFT_EPOCHS = config.pick(10, 2)
-FIXMATCH_EPOCHS = config.pick(30, 2)      # passes over the labelled images, 32 steps each
-CURRICULUM_FRACTIONS = (0.5, 1.0)         # share of the pool kept in round 1, round 2
-# Notebook 10's three models, seeds s, s+1, s+2: two seeds of the baseline recipe, and a third
-# that sees the images through the strong augmentation (another "view", as in co-training).
-TEACHER_VIEWS = ("weak", "weak", "strong")
-# Optimizer steps of a retraining, in baseline runs: the seed's round budget for the
-# ensemble's student, one baseline budget for each curriculum round and tri-training student.
-# Quick mode cuts them to a quarter (CI time); it changes no comparison the notebooks assert.
-STUDENT_BUDGET = config.pick(ROUND_BUDGET, 0.25)
-RETRAIN_BUDGET = config.pick(1.0, 0.25)
-# The methods here train in bfloat16 where the hardware computes it natively (a FixMatch run
-# 1.5x faster on the course's CPU, its test accuracy unchanged), else in float32. The
-# baseline, the oracle and the seed's self-training (notebooks 01-05) stay in float32.
-PRECISION = fast_precision()
+PSEUDO_LABEL_ACCURACY = ("share of the pseudo-labels a method trained on that match the hidden truth, "
+                         "counted once per image and round (FixMatch-style: once per use in a step)")
 
 
-def _graded(model, data: CourseData) -> dict:
+def data_for(spec) -> CourseData:
+    base = spec if isinstance(spec, BaselineRun) else spec.baseline
+    return course_data(base.n_labeled, base.split_seed)
+
+
+def _graded(model: nn.Module, data: CourseData) -> dict:
     pool_probs = predict_proba(model, data.x_unlabeled)
     return {"test_accuracy": evaluate(model, data.x_test, data.y_test), "pool_probs": pool_probs,
-            "pool_accuracy": (pool_probs.argmax(1) == data.y_unlabeled_hidden).float().mean().item()}
+            "pool_accuracy": accuracy(pool_probs.argmax(1), data.y_unlabeled_hidden)}
 
 
-def soft_labels(data: CourseData, alpha: float = 1.0, temperature: float = 0.5, min_labeled: int = 16,
-                epochs: int = SOFT_EPOCHS, seed: int = config.SEED, progress: bool = True) -> dict:
+def baseline_steps(spec: BaselineRun) -> int:
+    """One baseline budget: the optimizer steps of the supervised baseline."""
+    return spec.epochs * math.ceil((spec.n_labeled - spec.holdout) / spec.batch_size)
+
+
+# ------------------------------------------------------------------ supervised: baseline, oracle
+def _supervised(spec: BaselineRun, data: CourseData) -> tuple[dict, nn.Module]:
+    if isinstance(spec, OracleRun):
+        x, y = torch.cat([data.x_labeled, data.x_unlabeled]), torch.cat([data.y_labeled, data.y_unlabeled_hidden])
+    elif spec.holdout:
+        train_idx, _ = split_train_val(torch.arange(len(data.y_labeled)), data.y_labeled, spec.holdout, spec.seed)
+        x, y = data.x_labeled[train_idx], data.y_labeled[train_idx]
+    else:
+        x, y = data.x_labeled, data.y_labeled
+    augment = {"weak": weak_augment, "strong": strong_augment}[spec.augment]
+    if spec.mixup_alpha > 0:  # mixup needs probability targets: one-hot rows, looked up by index
+        step = SoftMixupStep(x, torch.nn.functional.one_hot(y, len(data.classes)).float(), len(x),
+                             alpha=spec.mixup_alpha, relabel=False, augment=augment)
+        y = torch.arange(len(x))
+    else:
+        step = SupervisedStep(augment)
+    model = make_model(len(data.classes), spec.width, seed=spec.seed)
+    history = fit(model, x, y, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
+                  weight_decay=spec.weight_decay, step=step, precision=spec.precision, seed=spec.seed,
+                  desc=type(spec).__name__.removesuffix("Run").lower())
+    return {"test_accuracy": evaluate(model, data.x_test, data.y_test), "history": history,
+            "steps": history["steps"][-1]}, model
+
+
+def baseline(spec: BaselineRun = BaselineRun()) -> dict:
+    """The supervised baseline (or, with an ``OracleRun``, the all-labels oracle)."""
+    if spec.augment not in ("weak", "strong"):
+        raise ValueError(f"augment must be 'weak' or 'strong', not {spec.augment!r}")
+    return get_or_run(spec, lambda: _supervised(spec, data_for(spec)))
+
+
+def oracle(spec: OracleRun = OracleRun()) -> dict:
+    return baseline(spec)
+
+
+# ------------------------------------------------------------------ the original method
+def _self_train(spec, data: CourseData, start: nn.Module, **options) -> tuple[dict, nn.Module]:
+    result = self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, start,
+                        rounds=len(spec.fractions) if isinstance(spec, CurriculumRun) else spec.rounds,
+                        round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
+                        from_scratch=spec.from_scratch, lr=spec.lr, guard=spec.guard, test=(data.x_test, data.y_test),
+                        y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision,
+                        seed=spec.baseline.seed, progress=False, **options)
+    records = result.to_dict()["records"]
+    return {**_graded(result.model, data), "records": records,
+            "seconds": sum(r["seconds"] for r in records[1:]),
+            "masks": result.masks, "pseudo_labels": [pseudo_label(p)[1] for p in result.probs],
+            "max_probs": [pseudo_label(p)[0] for p in result.probs],
+            "steps": sum(r["history"]["steps"][-1] for r in records[1:]),
+            "pseudo_label_accuracy": _mean_kept_accuracy(records)}, result.model
+
+
+def self_training(spec: SelfTrainingRun = SelfTrainingRun()) -> dict:
+    """The original method from the course's baseline: rounds of threshold -> train."""
+    start = baseline(spec.baseline)["model"]
+    return get_or_run(spec, lambda: _self_train(spec, data_for(spec), start, threshold=spec.threshold))
+
+
+def curriculum(spec: CurriculumRun = CurriculumRun()) -> dict:
+    """Curriculum Labeling (notebook 09): round r keeps the ``fractions[r-1]`` most confident
+    pseudo-labels, whatever their confidence."""
+    start = baseline(spec.baseline)["model"]
+    thresholds: list[float] = []
+
+    def keep_top(max_probs, r):
+        thresholds.append(percentile_threshold(max_probs, spec.fractions[r - 1]))
+        return max_probs > thresholds[-1]
+
+    def compute():
+        results, model = _self_train(spec, data_for(spec), start, selection=keep_top, log=None)
+        return {**results, "thresholds": thresholds}, model
+    return get_or_run(spec, compute)
+
+
+def _mean_kept_accuracy(records: list[dict]) -> float:
+    """Pseudo-label accuracy over every round, weighted by the labels each round kept."""
+    kept = [(r["pseudo_label_accuracy"], r["n_selected"]) for r in records[1:] if r["pseudo_label_accuracy"] is not None]
+    return sum(a * n for a, n in kept) / max(1, sum(n for _, n in kept)) if kept else float("nan")
+
+
+# ------------------------------------------------------------------ notebooks 07-09
+def soft_labels(spec: SoftLabelsRun = SoftLabelsRun()) -> dict:
     """Notebook 07: keep training the baseline on soft pseudo-labels (re-made every epoch,
-    aligned to the labelled class balance, sharpened), ``min_labeled`` labelled images per
-    batch, and mixup (``alpha`` 0: none)."""
+    aligned, sharpened), ``min_labeled`` labelled images per batch, and mixup."""
+    start = baseline(spec.baseline)["model"]
+
     def compute():
-        model = copy.deepcopy(baseline_model(data, seed=seed, progress=progress))
-        start = time.perf_counter()
-        history = train_soft_mixup(model, data.x_labeled, data.y_labeled, data.x_unlabeled,
-                                   epochs=epochs, alpha=alpha, temperature=temperature,
-                                   min_labeled=min_labeled, precision=PRECISION, seed=seed, progress=progress)
-        seconds = time.perf_counter() - start
+        data, model = data_for(spec), copy.deepcopy(start)
+        history = train_soft_mixup(model, data.x_labeled, data.y_labeled, data.x_unlabeled, epochs=spec.epochs,
+                                   alpha=spec.alpha, temperature=spec.temperature, align=spec.align,
+                                   min_labeled=spec.min_labeled, batch_size=spec.batch_size, lr=spec.lr,
+                                   precision=spec.precision, seed=spec.baseline.seed, progress=False)
         graded = _graded(model, data)
-        return {**graded, "seconds": seconds, "pseudo_label_accuracy": graded["pool_accuracy"],
-                "soft_label_changes": history["soft_label_changes"],
-                "train_loss": history["train_loss"]}, model
-    return cached_run("softlabels", compute, alpha=alpha, temperature=temperature, min_labeled=min_labeled,
-                      epochs=epochs, seed=seed, baseline_epochs=EPOCHS, n_labeled=len(data.y_labeled),
-                      precision=PRECISION)
+        return {**graded, "pseudo_label_accuracy": graded["pool_accuracy"], "history": history,
+                "steps": history["steps"][-1],
+                "soft_label_changes": history["soft_label_changes"], "train_loss": history["train_loss"]}, model
+    return get_or_run(spec, compute)
 
 
-def fixmatch(data: CourseData, rule: str = "fixed", epochs: int = FIXMATCH_EPOCHS, mu: int = 2,
-             seed: int = config.SEED, progress: bool = True) -> dict:
-    """Notebooks 08-09: FixMatch warm-started from the baseline, with a fixed 0.95 threshold
-    (``rule="fixed"``), FlexMatch's (``"flexmatch"``) or FreeMatch's (``"freematch"``).
-    The model returned is the EMA of the weights."""
-    rules = {"fixed": lambda: FixedThreshold(len(data.classes), 0.95),
-             "flexmatch": lambda: FlexMatchThreshold(len(data.classes), len(data.x_unlabeled), tau=0.95),
-             "freematch": lambda: FreeMatchThreshold(len(data.classes), momentum=0.999)}
-    if rule not in rules:
-        raise ValueError(f"rule must be one of {sorted(rules)}, not {rule!r}")
+def threshold_rule(spec: FixMatchRun, num_classes: int, n_unlabeled: int):
+    rules = {"fixed": lambda: FixedThreshold(num_classes, spec.threshold),
+             "flexmatch": lambda: FlexMatchThreshold(num_classes, n_unlabeled, spec.threshold, spec.flexmatch_warmup),
+             "freematch": lambda: FreeMatchThreshold(num_classes, spec.freematch_momentum)}
+    if spec.rule not in rules:
+        raise ValueError(f"rule must be one of {sorted(rules)}, not {spec.rule!r}")
+    return rules[spec.rule]()
+
+
+def fixmatch(spec: FixMatchRun = FixMatchRun()) -> dict:
+    """Notebooks 08-09: FixMatch from the baseline, with a fixed, FlexMatch or FreeMatch
+    threshold. The model returned is the EMA of the weights."""
+    data = data_for(spec)
+    rule = threshold_rule(spec, len(data.classes), len(data.x_unlabeled))  # a bad rule fails before training
+    start = baseline(spec.baseline)["model"]
 
     def compute():
-        model = copy.deepcopy(baseline_model(data, seed=seed, progress=progress))
-        start = time.perf_counter()
-        ema_model, used, _ = train_fixmatch(model, data.x_labeled, data.y_labeled, data.x_unlabeled,
-                                            epochs=epochs, rule=rules[rule](), mu=mu,
-                                            y_hidden=data.y_unlabeled_hidden, precision=PRECISION, seed=seed,
-                                            progress=progress)
-        seconds = time.perf_counter() - start
-        return {**_graded(ema_model, data), "seconds": seconds,
+        model = copy.deepcopy(start)
+        ema_model, step, history = train_fixmatch(
+            model, data.x_labeled, data.y_labeled, data.x_unlabeled, epochs=spec.epochs, rule=rule, mu=spec.mu,
+            batch_size=spec.batch_size, lr=spec.lr, ema_decay=spec.ema_decay, weight=spec.unlabeled_weight,
+            y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision, seed=spec.baseline.seed,
+            progress=False)
+        return {**_graded(ema_model, data), "history": history, "steps": history["steps"][-1],
                 "test_accuracy_without_ema": evaluate(model, data.x_test, data.y_test),
-                "pseudo_label_accuracy": sum(used.used_correct) / max(1, sum(used.used)),
-                "used": torch.tensor(used.used), "used_correct": torch.tensor(used.used_correct),
-                "unlabeled_per_step": used.batch_size, "ever_used": used.ever_used,
-                "thresholds": torch.tensor(used.thresholds)}, ema_model
-    return cached_run("fixmatch", compute, rule=rule, epochs=epochs, mu=mu, seed=seed,
-                      baseline_epochs=EPOCHS, n_labeled=len(data.y_labeled), precision=PRECISION)
+                "pseudo_label_accuracy": sum(step.used_correct) / max(1, sum(step.used)),
+                "used": torch.tensor(step.used), "used_correct": torch.tensor(step.used_correct),
+                "unlabeled_per_step": step.batch_size, "ever_used": step.ever_used,
+                "thresholds": torch.tensor(step.thresholds)}, ema_model
+    return get_or_run(spec, compute)
 
 
-def curriculum(data: CourseData, fractions: tuple[float, ...] = CURRICULUM_FRACTIONS,
-               seed: int = config.SEED, progress: bool = True) -> dict:
-    """Notebook 09: Curriculum Labeling - round r keeps the ``fractions[r-1]`` most confident
-    pseudo-labels, whatever their confidence, and retrains from scratch (in full mode for one
-    baseline budget)."""
-    def compute():
-        baseline = baseline_model(data, seed=seed, progress=progress)
-        thresholds: list[float] = []
-
-        def keep_top(max_probs, r):
-            thresholds.append(percentile_threshold(max_probs, fractions[r - 1]))
-            return max_probs > thresholds[-1]
-
-        result = self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, rounds=len(fractions),
-                            epochs=EPOCHS, round_budget=RETRAIN_BUDGET, width=WIDTH, selection=keep_top,
-                            x_test=data.x_test, y_test=data.y_test, y_unlabeled_true=data.y_unlabeled_hidden,
-                            baseline_model=baseline, precision=PRECISION, seed=seed, progress=progress,
-                            log=None)
-        records = result.to_dict()["records"]
-        return {**_graded(result.model, data), "records": records, "thresholds": thresholds,
-                "seconds": sum(r["seconds"] for r in records[1:]),
-                "pseudo_label_accuracy": records[-1]["pseudo_label_accuracy"]}, result.model
-    return cached_run("curriculum", compute, fractions=list(fractions), seed=seed, epochs=EPOCHS,
-                      round_budget=RETRAIN_BUDGET, n_labeled=len(data.y_labeled), precision=PRECISION)
+# ------------------------------------------------------------------ notebook 10: a committee
+def teachers(spec: EnsembleRun | TriTrainingRun = EnsembleRun()) -> list[dict]:
+    """The committee's three supervised runs (different seeds, one on strong views)."""
+    return [baseline(s) for s in teacher_specs(spec)]
 
 
-def teachers(data: CourseData, seed: int = config.SEED, progress: bool = True) -> list:
-    """Notebook 10's three supervised models: different seeds, and one trained on strong views."""
-    return [baseline_model(data, seed=seed + i, augment=view, progress=progress) for i, view in enumerate(TEACHER_VIEWS)]
-
-
-def ensemble_teacher(data: CourseData, threshold: float = 0.9, seed: int = config.SEED,
-                     progress: bool = True) -> dict:
-    """Notebook 10: one student trained from scratch on the pseudo-labels the three teachers
-    agree on, with their mean confidence above ``threshold`` (one round, the seed's budget)."""
-    def compute():
-        models = teachers(data, seed, progress)
-        start = time.perf_counter()
-        probs = [predict_proba(m, data.x_unlabeled) for m in models]
-        mean = torch.stack(probs).mean(0)
-        max_probs, pseudo_labels = mean.max(1)
-        mask = agree(probs) & (max_probs > threshold)
-        student = _student(data, mask, pseudo_labels, WIDTH, seed, STUDENT_BUDGET, progress)
-        seconds = time.perf_counter() - start
-        graded = _graded(student, data)
-        return {**graded, "seconds": seconds, "mask": mask, "pseudo_labels": pseudo_labels,
-                "pseudo_label_accuracy": _masked_accuracy(pseudo_labels, mask, data),
-                "ensemble_test_accuracy": (ensemble_proba(models, data.x_test).argmax(1) == data.y_test)
-                .float().mean().item()}, student
-    return cached_run("ensemble", compute, threshold=threshold, seed=seed, views=list(TEACHER_VIEWS),
-                      epochs=EPOCHS, round_budget=STUDENT_BUDGET, n_labeled=len(data.y_labeled),
-                      precision=PRECISION)
-
-
-def tri_training(data: CourseData, threshold: float = 0.9, seed: int = config.SEED,
-                 progress: bool = True) -> dict:
-    """Notebook 10: each of the three models is retrained from scratch on the pseudo-labels
-    the *other two* agree on (mean confidence above ``threshold``), for one baseline budget;
-    the answer is the three students' mean probability. Returns the first student as
-    ``model`` and all three's test accuracies."""
-    def compute():
-        models = teachers(data, seed, progress)
-        start = time.perf_counter()
-        probs = [predict_proba(m, data.x_unlabeled) for m in models]
-        students, masks, labels = [], [], []
-        for i in range(len(models)):
-            mask, pseudo_labels = labels_from_others(probs, i, threshold)
-            students.append(_student(data, mask, pseudo_labels, WIDTH, seed + i, RETRAIN_BUDGET, progress))
-            masks.append(mask)
-            labels.append(pseudo_labels)
-        seconds = time.perf_counter() - start
-        ensemble_test = ensemble_proba(students, data.x_test).argmax(1)
-        pool_probs = ensemble_proba(students, data.x_unlabeled)
-        return {"test_accuracy": (ensemble_test == data.y_test).float().mean().item(),
-                "student_test_accuracies": [evaluate(s, data.x_test, data.y_test) for s in students],
-                "pool_probs": pool_probs,
-                "pool_accuracy": (pool_probs.argmax(1) == data.y_unlabeled_hidden).float().mean().item(),
-                "seconds": seconds, "masks": masks, "pseudo_labels": labels,
-                "pseudo_label_accuracy": sum(_masked_accuracy(l, m, data) * int(m.sum()) for l, m in zip(labels, masks))
-                / max(1, sum(int(m.sum()) for m in masks))}, students[0]
-    return cached_run("tritraining", compute, threshold=threshold, seed=seed, views=list(TEACHER_VIEWS),
-                      budget=RETRAIN_BUDGET, epochs=EPOCHS, n_labeled=len(data.y_labeled), precision=PRECISION)
-
-
-def _masked_accuracy(pseudo_labels, mask, data: CourseData) -> float:
-    kept = mask.nonzero().squeeze(1)
-    return (pseudo_labels[kept] == data.y_unlabeled_hidden[kept]).float().mean().item() if len(kept) else float("nan")
-
-
-def _student(data: CourseData, mask, pseudo_labels, width: int, seed: int, budget: float, progress: bool):
+def _student(data: CourseData, mask, pseudo_labels, spec, seed: int) -> tuple[nn.Module, int]:
+    """A fresh model trained on labelled + kept pseudo-labelled images; returns it and its steps."""
     x = torch.cat([data.x_labeled, data.x_unlabeled[mask]])
     y = torch.cat([data.y_labeled, pseudo_labels[mask]])
-    epochs = max(1, round(budget * EPOCHS * len(data.x_labeled) / len(x)))
-    student = make_model(len(data.classes), width, seed=seed)
-    fit(student, x, y, epochs=epochs, seed=seed, precision=PRECISION, progress=progress, desc="student")
-    return student
+    steps = round(spec.student_budget * baseline_steps(spec.baseline))
+    student = make_model(len(data.classes), spec.baseline.width, seed=seed)
+    history = fit(student, x, y, epochs=max(1, round(steps / math.ceil(len(x) / 128))), lr=spec.lr, seed=seed,
+                  precision=spec.precision, progress=False, desc="student")
+    return student, history["steps"][-1]
+
+
+def ensemble(spec: EnsembleRun = EnsembleRun()) -> dict:
+    """Notebook 10: a student trained from scratch on the pseudo-labels the three teachers
+    agree on, their mean confidence above ``threshold``."""
+    models = [t["model"] for t in teachers(spec)]
+
+    def compute():
+        data = data_for(spec)
+        probs = [predict_proba(m, data.x_unlabeled) for m in models]
+        max_probs, pseudo_labels = torch.stack(probs).mean(0).max(1)
+        mask = agree(probs) & (max_probs > spec.threshold)
+        student, steps = _student(data, mask, pseudo_labels, spec, spec.baseline.seed)
+        return {**_graded(student, data), "steps": steps, "mask": mask, "pseudo_labels": pseudo_labels,
+                "pseudo_label_accuracy": accuracy(pseudo_labels[mask], data.y_unlabeled_hidden[mask]),
+                "ensemble_test_accuracy": accuracy(ensemble_proba(models, data.x_test).argmax(1), data.y_test)}, student
+    return get_or_run(spec, compute)
+
+
+def tri_training(spec: TriTrainingRun = TriTrainingRun()) -> dict:
+    """Notebook 10: each of the three models retrained from scratch on the pseudo-labels the
+    *other two* agree on; the answer is the three students' mean probability. Returns the
+    first student as ``model`` and all three's test accuracies."""
+    models = [t["model"] for t in teachers(spec)]
+
+    def compute():
+        data = data_for(spec)
+        probs = [predict_proba(m, data.x_unlabeled) for m in models]
+        masks, labels = zip(*(labels_from_others(probs, i, spec.threshold) for i in range(len(models))))
+        trained = [_student(data, m, l, spec, spec.baseline.seed + TEACHER_SEED_STRIDE * i) for i, (m, l) in enumerate(zip(masks, labels))]
+        students = [student for student, _ in trained]
+        pool_probs = ensemble_proba(students, data.x_unlabeled)
+        kept = torch.cat([l[m] for l, m in zip(labels, masks)])
+        truth = torch.cat([data.y_unlabeled_hidden[m] for m in masks])
+        return {"test_accuracy": accuracy(ensemble_proba(students, data.x_test).argmax(1), data.y_test),
+                "student_test_accuracies": [evaluate(s, data.x_test, data.y_test) for s in students],
+                "pool_probs": pool_probs, "pool_accuracy": accuracy(pool_probs.argmax(1), data.y_unlabeled_hidden),
+                "masks": list(masks), "pseudo_labels": list(labels), "steps": sum(n for _, n in trained),
+                "pseudo_label_accuracy": accuracy(kept, truth)}, students[0]
+    return get_or_run(spec, compute)
+
+
+RUNNERS = {BaselineRun: baseline, OracleRun: oracle, SelfTrainingRun: self_training, CurriculumRun: curriculum,
+           SoftLabelsRun: soft_labels, FixMatchRun: fixmatch, EnsembleRun: ensemble, TriTrainingRun: tri_training}
+
+
+def run(spec) -> dict:
+    """The run of any spec: loaded from ``outputs/runs/`` or trained."""
+    return RUNNERS[type(spec)](spec)
 
 
 # ------------------------------------------------------------------ the leaderboard (notebook 11)
-def leaderboard_rows(data: CourseData, seed: int, progress: bool = False) -> list[dict]:
-    """One row per method for one seed: test accuracy, pseudo-label accuracy and wall time
-    (a method that starts from the baseline counts the baseline's training time too)."""
-    base = baseline_model(data, seed=seed, progress=progress)
-    oracle = oracle_model(data, seed=seed, progress=progress)
-    rows = [("baseline", "01", evaluate(base, data.x_test, data.y_test), None, base.train_seconds),
-            ("oracle (all labels)", "01", evaluate(oracle, data.x_test, data.y_test), None, oracle.train_seconds)]
-    seed_run = self_training_run(data, seed=seed, progress=progress)
-    last = seed_run["records"][-1]
-    rows.append(("self-training, threshold 0.9", "04", last["test_accuracy"], last["pseudo_label_accuracy"],
-                 base.train_seconds + sum(r["seconds"] for r in seed_run["records"][1:])))
-    from_baseline = [
-        ("soft labels + mixup", "07", lambda: soft_labels(data, alpha=1.0, seed=seed, progress=progress)),
-        ("FixMatch, threshold 0.95", "08", lambda: fixmatch(data, "fixed", seed=seed, progress=progress)),
-        ("FlexMatch thresholds", "09", lambda: fixmatch(data, "flexmatch", seed=seed, progress=progress)),
-        ("FreeMatch thresholds", "09", lambda: fixmatch(data, "freematch", seed=seed, progress=progress)),
-        ("curriculum labeling", "09", lambda: curriculum(data, seed=seed, progress=progress)),
-    ]
-    for name, notebook, run in from_baseline:
-        result = run()
-        rows.append((name, notebook, result["test_accuracy"], result["pseudo_label_accuracy"],
-                     base.train_seconds + result["seconds"]))
-    teacher_seconds = sum(m.train_seconds for m in teachers(data, seed, progress))
-    for name, run in [("ensemble teacher -> student", ensemble_teacher), ("tri-training", tri_training)]:
-        result = run(data, seed=seed, progress=progress)
-        rows.append((name, "10", result["test_accuracy"], result["pseudo_label_accuracy"],
-                     teacher_seconds + result["seconds"]))
-    keys = ("method", "notebook", "test_accuracy", "pseudo_label_accuracy", "seconds")
-    return [dict(zip(keys, row), seed=seed) for row in rows]
+# Every method of notebooks 04-10 at its notebook's settings, plus two controls for the
+# two-class threshold effect: with two classes every max-probability is at least 0.5, so a
+# threshold at or below 0.5 keeps every pseudo-label (FixMatch at 0 and at 0.7 beside 0.95).
+LEADERBOARD = (("self-training, threshold 0.9", "04", SelfTrainingRun()),
+               ("soft labels + mixup", "07", SoftLabelsRun()),
+               ("FixMatch, threshold 0.95", "08", FixMatchRun()),
+               ("FixMatch, threshold 0.7 (control)", "08", FixMatchRun(threshold=0.7)),
+               ("FixMatch, threshold 0 (control)", "08", FixMatchRun(threshold=0.0)),
+               ("FlexMatch thresholds", "09", FixMatchRun(rule="flexmatch")),
+               ("FreeMatch thresholds", "09", FixMatchRun(rule="freematch")),
+               ("curriculum labeling", "09", CurriculumRun()),
+               ("ensemble teacher -> student", "10", EnsembleRun()),
+               ("tri-training", "10", TriTrainingRun()))
+POOL_ACCURACY = ("accuracy on the unlabelled pool: the final model's argmax on the 8,000 unlabelled "
+                 "images against their hidden labels, the same for every row")
+
+
+def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = ()) -> list[dict]:
+    """One row per method for one seed: test accuracy, accuracy on the unlabelled pool
+    (``POOL_ACCURACY``), optimizer steps and wall time, both counting the supervised runs a
+    method starts from (the baseline; a committee's three teachers). ``oracle_budgets`` adds an
+    oracle trained for that many baseline budgets (e.g. the methods' own)."""
+    base_spec = with_seed(BaselineRun(), seed)
+    base, data = baseline(base_spec), data_for(base_spec)
+    budget = baseline_steps(base_spec)
+    oracles = [("oracle (all labels)", OracleRun(seed=seed))]
+    oracles += [(f"oracle, {b} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget)))
+                for b in oracle_budgets]
+    rows = [("baseline", "01", base, [])] + [(name, "01", oracle(spec), []) for name, spec in oracles]
+    for name, notebook, spec in LEADERBOARD:
+        spec = with_seed(spec, seed)
+        starts = teachers(spec) if isinstance(spec, (EnsembleRun, TriTrainingRun)) else [base]
+        rows.append((name, notebook, run(spec), starts))
+    return [{"method": name, "notebook": notebook, "seed": seed, "test_accuracy": result["test_accuracy"],
+             "pool_accuracy": None if isinstance(result["spec"], OracleRun) else _pool_accuracy(result, data),
+             "steps": result["steps"] + sum(s["steps"] for s in starts),
+             "budgets": (result["steps"] + sum(s["steps"] for s in starts)) / budget,
+             "precision": result["spec"].precision,
+             "seconds": result["seconds"] + sum(s["seconds"] for s in starts)}
+            for name, notebook, result, starts in rows]
+
+
+def _oracle_epochs(budgets: float, budget_steps: int, n_train: int = 10_000, batch_size: int = 128) -> int:
+    return max(1, round(budgets * budget_steps / math.ceil(n_train / batch_size)))
+
+
+def _pool_accuracy(result: dict, data: CourseData) -> float:
+    if "pool_accuracy" in result:
+        return result["pool_accuracy"]
+    return accuracy(predict_proba(result["model"], data.x_unlabeled).argmax(1), data.y_unlabeled_hidden)

@@ -1,7 +1,6 @@
 """The one training loop, prediction, evaluation, seeds, devices and checkpoints."""
 from __future__ import annotations
 
-import math
 import random
 import time
 from contextlib import nullcontext
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .augment import normalize, weak_augment
 from .io import atomic_write
+from .metrics import accuracy
 from .models import make_model
 
 
@@ -59,7 +59,8 @@ def autocast(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
-def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (or 0..255 float) images -> normalised float, on ``device``, channels-last."""
     return normalize(x.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
 
 
@@ -76,120 +77,92 @@ def one_cycle(step: int, total_steps: int, warmup: float = 0.25) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - rise))
 
 
+class TrainStep:
+    """What one optimizer step computes. ``fit`` calls ``step(model, xb, yb)`` for each batch
+    and expects ``(loss, n_correct)``; a method that needs more than the batch (an unlabelled
+    sampler, soft targets, an EMA) keeps it on its own step object.
+
+    Two moments around the step, no-ops here: ``after_update(model)`` runs after each
+    optimizer step (e.g. an EMA of the weights), ``end_epoch(model, epoch)`` after each epoch
+    but the last (e.g. re-made soft targets).
+    """
+
+    def __call__(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, int]:
+        raise NotImplementedError
+
+    def after_update(self, model: nn.Module) -> None:
+        pass
+
+    def end_epoch(self, model: nn.Module, epoch: int) -> None:
+        pass
+
+
+class SupervisedStep(TrainStep):
+    """The step of notebook 01: augment the batch, forward, cross-entropy against its labels."""
+
+    def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = weak_augment):
+        self.augment = augment
+
+    def __call__(self, model, xb, yb):
+        xb = xb if self.augment is None else self.augment(xb)
+        logits = model(prepare(xb, yb.device)).float()
+        return F.cross_entropy(logits, yb), int((logits.argmax(1) == yb).sum())
+
+
+# A run's settings, one keyword each, so that a spec can pass them through as they are.
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
         batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4,
-        label_smoothing: float = 0.0, sample_weight: torch.Tensor | None = None,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = weak_augment,
-        val: tuple[torch.Tensor, torch.Tensor] | None = None,
-        extra_loss: Callable[[nn.Module, int, int], torch.Tensor] | None = None,
-        mix: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
-        batches: Callable[[], list[torch.Tensor]] | None = None,
-        after_step: Callable[[nn.Module, int], None] | None = None,
-        on_epoch_end: Callable[[nn.Module, int], torch.Tensor | None] | None = None,
-        precision: str = "fp32", seed: int | None = None, progress: bool = True,
-        desc: str = "training") -> dict[str, list[float]]:
-    """Train ``model`` on uint8 images ``x`` and return its per-epoch history.
+        step: TrainStep | None = None, batches: Callable[[], list[torch.Tensor]] | None = None,
+        val: tuple[torch.Tensor, torch.Tensor] | None = None, precision: str = "fp32",
+        seed: int | None = None, progress: bool = True, desc: str = "training") -> dict[str, list[float]]:
+    """Train ``model`` on uint8 images ``x`` with labels ``y``; return its per-epoch history.
 
-    ``y`` holds class indices (hard labels) or an N x C matrix of probabilities (soft labels).
-    ``sample_weight`` scales each image's loss. ``extra_loss(model, step, total_steps)`` is
-    added to every step's loss. These hooks are where later techniques plug in:
-
-    - ``mix(xb, yb) -> (xb, yb)`` rewrites each augmented batch and its soft targets (mixup);
-    - ``batches() -> [index tensors]`` is called once per epoch for the order of the batches
-      (default: a random permutation cut into ``batch_size`` pieces); every call must return
-      the same number of batches;
-    - ``after_step(model, step)`` runs after each optimizer step (e.g. an EMA of the weights);
-    - ``on_epoch_end(model, epoch)`` may return new targets for the next epoch (soft labels
-      updated from the model's own predictions).
-
-    SGD with Nesterov momentum and a one-cycle learning rate (``one_cycle``); augmentation runs
-    on the whole batch at once. ``precision="bf16"`` runs each step's forward passes (the
-    hooks' included) in bfloat16 autocast; the weights and the optimizer stay in float32.
+    Each epoch: batches (a random permutation cut into ``batch_size`` pieces, or ``batches()``)
+    -> ``step`` (default ``SupervisedStep``: augment, forward, loss) -> backward -> SGD with
+    Nesterov momentum under a one-cycle learning rate. ``precision="bf16"`` runs the step in
+    bfloat16 autocast; the weights and the optimizer stay in float32.
     """
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
-    if len(x) == 0:
-        raise ValueError("cannot train on zero images")
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"need as many labels as images, and at least one (got {len(x)} images, {len(y)} labels)")
+    _check_precision(precision)
     if seed is not None:
         set_seed(seed)
-    device = get_device()
-    _check_precision(precision)
+    device, step = get_device(), step or SupervisedStep()
     model.to(device).to(memory_format=torch.channels_last)
     x, y = x.to(device), y.to(device)
-    weights = None if sample_weight is None else sample_weight.to(device, torch.float32)
-    if mix is not None:
-        if sample_weight is not None:
-            raise ValueError("mix and sample_weight cannot be combined: a mixed image has no single weight")
-        if not y.is_floating_point():  # mixing needs probability vectors
-            y = F.one_hot(y, int(y.max()) + 1).float()
-    soft = y.is_floating_point()
-
-    def default_batches() -> list[torch.Tensor]:
-        return list(torch.randperm(len(x), device=device).split(batch_size))
-
-    next_batches = batches or default_batches
+    next_batches = batches or (lambda: list(torch.randperm(len(x), device=device).split(batch_size)))
     plan = next_batches()
-    steps_per_epoch = len(plan)
-    total_steps = epochs * steps_per_epoch
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
-                                weight_decay=weight_decay)
+    total_steps = epochs * len(plan)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: one_cycle(s, total_steps))
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "seconds": []}
-    if val is not None:
-        history.update(val_loss=[], val_acc=[])
-
-    start, step = time.perf_counter(), 0
+    history: dict[str, list[float]] = {"epoch": [], "steps": [], "train_loss": [], "train_acc": [], "seconds": []}
+    start = time.perf_counter()
     bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         plan = plan if epoch == 1 else next_batches()
-        loss_sum = correct = seen = 0.0
+        loss_sum = correct = seen = 0
         for batch in plan:
             batch = batch.to(device)
-            xb = x[batch] if augment is None else augment(x[batch])
-            yb = y[batch]
-            if mix is not None:
-                xb, yb = mix(xb, yb)
             with autocast(precision, device):
-                logits = model(_prepare(xb, device)).float()
-                if soft:
-                    losses = soft_cross_entropy(logits, yb)
-                    hard = yb.argmax(1)
-                else:
-                    losses = F.cross_entropy(logits, yb, reduction="none", label_smoothing=label_smoothing)
-                    hard = yb
-                loss = losses.mean() if weights is None else (losses * weights[batch]).sum() / weights[batch].sum().clamp_min(1e-8)
-                if extra_loss is not None:
-                    loss = loss + extra_loss(model, step, total_steps)
+                loss, n_correct = step(model, x[batch], y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            if after_step is not None:
-                after_step(model, step)
-            step += 1
-            loss_sum += losses.detach().sum().item()
-            correct += (logits.argmax(1) == hard).sum().item()
-            seen += len(batch)
+            step.after_update(model)
+            loss_sum, correct, seen = loss_sum + loss.item() * len(batch), correct + n_correct, seen + len(batch)
         history["epoch"].append(epoch)
+        history["steps"].append(epoch * len(plan))
         history["train_loss"].append(loss_sum / seen)
         history["train_acc"].append(correct / seen)
         history["seconds"].append(time.perf_counter() - start)
         if val is not None:
-            val_loss, val_acc = _loss_and_accuracy(model, *val)
-            history["val_loss"].append(val_loss)
-            history["val_acc"].append(val_acc)
-            bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", val_acc=f"{val_acc:.3f}")
-        else:
-            bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}")
-        if on_epoch_end is not None and epoch < epochs:
-            new_y = on_epoch_end(model, epoch)
-            model.train()
-            if new_y is not None:
-                if new_y.shape != y.shape:
-                    raise ValueError(f"on_epoch_end returned targets of shape {tuple(new_y.shape)}, "
-                                     f"expected {tuple(y.shape)}")
-                y = new_y.to(device)
+            for name, value in zip(("val_loss", "val_acc"), _loss_and_accuracy(model, *val)):
+                history.setdefault(name, []).append(value)
+        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}", acc=f"{history['train_acc'][-1]:.3f}")
+        if epoch < epochs:
+            step.end_epoch(model, epoch)
     model.eval()
     return history
 
@@ -206,7 +179,7 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tt
     model.to(device).eval()
     out = []
     for i in range(0, len(x), batch_size):
-        xb = _prepare(x[i:i + batch_size], device)
+        xb = prepare(x[i:i + batch_size], device)
         logits = model(xb)
         if tta:
             logits = (logits + model(xb.flip(3))) / 2
@@ -222,14 +195,14 @@ def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = True) -> float:
     """Accuracy of ``model`` on images ``x`` with true labels ``y``, a number in [0, 1]."""
-    return (predict_proba(model, x, tta=tta).argmax(1) == y.cpu()).float().mean().item()
+    return accuracy(predict_proba(model, x, tta=tta).argmax(1), y)
 
 
 def _loss_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     logits = predict_logits(model, x, tta=False)
     model.train()
     y = y.cpu()
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+    return F.cross_entropy(logits, y).item(), accuracy(logits.argmax(1), y)
 
 
 # ---------------------------------------------------------------- checkpoints

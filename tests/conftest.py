@@ -1,4 +1,4 @@
-"""Shared fixtures: the real cat/dog data (loaded once) and an isolated data folder."""
+"""Shared fixtures: the real cat/dog data (loaded once), an isolated data folder, toy images."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,3 +39,13 @@ def toy_images(n_per_class=32, size=16, seed=0):
     x = torch.cat([dark, bright]).to(torch.uint8)
     y = torch.cat([torch.zeros(n_per_class), torch.ones(n_per_class)]).long()
     return x, y
+
+
+def toy_course_data():
+    """A CourseData of toy images: 16 labelled (8 a class), 32 unlabelled, 16 test images."""
+    from helpers.course import CourseData
+    x, y = toy_images(24, size=16, seed=0)
+    x_test, y_test = toy_images(8, size=16, seed=1)
+    labeled = torch.cat([torch.arange(8), torch.arange(24, 32)])
+    unlabeled = torch.tensor(sorted(set(range(48)) - set(labeled.tolist())))
+    return CourseData(x[labeled], y[labeled], x[unlabeled], y[unlabeled], x_test, y_test, ("cat", "dog"), "toy")

@@ -1,4 +1,6 @@
-"""helpers.course (compute once, reuse when the settings match) and helpers.plots (labelled figures)."""
+"""helpers.course (the course split), helpers.plots (labelled figures) and the README's tables.
+
+The cache of runs is tested in test_cache_specs.py."""
 from __future__ import annotations
 
 import matplotlib
@@ -8,39 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from helpers import config, course, make_model, plots  # noqa: E402
+from helpers import course, plots  # noqa: E402
 from helpers.metrics import confusion_matrix  # noqa: E402
-
-
-@pytest.fixture
-def outputs(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
-    return tmp_path / "outputs"
-
-
-def test_cached_model_is_reused_only_for_the_same_settings(outputs):
-    calls = []
-
-    def train():
-        calls.append(1)
-        return make_model(width=4, seed=len(calls))
-
-    first = course.cached_model("toy", train, width=4, epochs=1)
-    again = course.cached_model("toy", train, width=4, epochs=1)
-    assert len(calls) == 1
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
-    course.cached_model("toy", train, width=4, epochs=2)  # other settings: trained anew
-    assert len(calls) == 2
-    assert len(list(outputs.glob("toy-*.pt"))) == 2
-
-
-def test_a_damaged_cache_file_is_retrained_not_trusted(outputs):
-    course.cached_model("toy", lambda: make_model(width=4), width=4)
-    for path in outputs.glob("toy-*.pt"):
-        path.write_bytes(b"garbage")
-    calls = []
-    course.cached_model("toy", lambda: calls.append(1) or make_model(width=4), width=4)
-    assert calls == [1]
 
 
 def test_course_data_is_the_split_of_notebook_00(catdog):
@@ -79,25 +50,6 @@ def test_saved_figure_is_a_png_written_atomically(tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in tmp_path.iterdir()] == ["hist.png"]
     plt.close("all")
-
-
-def test_cached_run_reuses_results_and_model_only_for_the_same_settings(outputs):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return {"test_accuracy": 0.5 + len(calls) / 10, "used": torch.tensor([1, 2])}, make_model(width=4, seed=0)
-
-    first = course.cached_run("toyrun", compute, rule="fixed", epochs=1)
-    again = course.cached_run("toyrun", compute, rule="fixed", epochs=1)
-    assert calls == [1] and again["test_accuracy"] == first["test_accuracy"] == 0.6
-    assert torch.equal(again["used"], torch.tensor([1, 2])) and "settings" not in again
-    assert again["model"].arch["width"] == 4
-    assert course.cached_run("toyrun", compute, rule="flexmatch", epochs=1)["test_accuracy"] == 0.7
-    for path in outputs.glob("toyrun-*.model.pt"):
-        path.write_bytes(b"garbage")  # a damaged model file: computed again, not trusted
-    course.cached_run("toyrun", compute, rule="fixed", epochs=1)
-    assert len(calls) == 3
 
 
 def test_readme_leaderboard_is_generated_from_the_results_file():

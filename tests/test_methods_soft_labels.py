@@ -1,11 +1,14 @@
-"""helpers.methods.soft_labels and the fit hooks it uses: answers worked out by hand."""
+"""helpers.methods.soft_labels and its training step: answers worked out by hand."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import helpers as h
-from helpers.methods.soft_labels import min_labeled_batches, mixup, sharpen, train_soft_mixup
+from helpers.augment import weak_augment
+from helpers.methods.soft_labels import (SoftMixupStep, min_labeled_batches, mixup, sharpen, soft_pseudo_labels,
+                                         train_soft_mixup)
+from helpers.train import prepare, soft_cross_entropy
 from tests.conftest import toy_images
 
 
@@ -46,22 +49,37 @@ def test_min_labeled_batches_by_hand():
         min_labeled_batches(10, 20, batch_size=8, min_labeled=8)
 
 
-def test_fit_hooks_are_called_and_checked():
+def test_soft_mixup_step_looks_up_targets_by_index_and_scores_against_them():
     x, y = toy_images(8, size=8)
-    steps, orders = [], []
+    targets = torch.nn.functional.one_hot(y, 2).float() * 0.7 + 0.15
+    step = SoftMixupStep(x, targets, n_labeled=len(x), alpha=0.0, relabel=False)
+    model = h.make_model(width=4, seed=0).eval()  # eval: no dropout, so only the augmentation draws
+    index = torch.tensor([0, 9, 3, 12])
+    torch.manual_seed(0)
+    loss, n_correct = step(model, x[index], index)
+    torch.manual_seed(0)
+    logits = model(prepare(weak_augment(x[index]), index.device)).float()
+    assert loss.item() == pytest.approx(soft_cross_entropy(logits, targets[index]).mean().item(), rel=1e-6)
+    assert n_correct == int((logits.argmax(1) == y[index]).sum())
+
+
+def test_soft_mixup_step_relabels_only_the_unlabelled_rows_after_an_epoch():
+    x, y = toy_images(8, size=8)
     model = h.make_model(width=4, seed=0)
-    fixed = [torch.arange(0, 8), torch.arange(8, 16)]
-    h.fit(model, x, y, epochs=2, batch_size=8, augment=None, progress=False, seed=0,
-          batches=lambda: fixed, after_step=lambda m, step: steps.append(step),
-          mix=lambda xb, yb: (orders.append(yb.argmax(1).tolist()) or (xb, yb)))
-    assert steps == [0, 1, 2, 3]
-    assert orders == [[0] * 8, [1] * 8] * 2  # the batches came in the order given
-    with pytest.raises(ValueError, match="on_epoch_end returned"):
-        h.fit(model, x, y, epochs=2, batch_size=8, progress=False,
-              on_epoch_end=lambda m, epoch: torch.zeros(3, 2))
-    with pytest.raises(ValueError, match="cannot be combined"):
-        h.fit(model, x, y, epochs=1, progress=False, sample_weight=torch.ones(len(y)),
-              mix=lambda xb, yb: (xb, yb))
+    h.fit(model, x[::4], y[::4], epochs=3, progress=False, seed=0)
+    labelled = torch.nn.functional.one_hot(y[:4], 2).float()
+    targets = torch.cat([labelled, torch.full((12, 2), 0.5)])
+    step = SoftMixupStep(x, targets, n_labeled=4, temperature=0.5)
+    model.eval()
+    step.end_epoch(model, 1)
+    expected = soft_pseudo_labels(model, x[4:], temperature=0.5)
+    assert torch.equal(step.targets[:4], labelled)
+    assert torch.allclose(step.targets[4:], expected)
+    assert step.changes == [pytest.approx((expected - 0.5).abs().sum(1).mean().item() / 2)]
+    assert model.training  # fit's next epoch trains again
+    frozen = SoftMixupStep(x, targets, n_labeled=4, relabel=False)
+    frozen.end_epoch(model, 1)
+    assert torch.equal(frozen.targets, targets) and frozen.changes == []
 
 
 def test_train_soft_mixup_relabels_every_epoch():

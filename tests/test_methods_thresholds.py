@@ -1,13 +1,14 @@
 """helpers.methods.thresholds and fixmatch: selection rules, the loss and the EMA, by hand."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
 import helpers as h
-from helpers.methods.fixmatch import EMA, fixmatch_loss, train_fixmatch
+from helpers.methods.fixmatch import EMA, FixMatchStep, fixmatch_loss, train_fixmatch
 from helpers.methods.thresholds import (FixedThreshold, FlexMatchThreshold, FreeMatchThreshold,
                                         percentile_threshold, select)
 from tests.conftest import toy_images
@@ -16,7 +17,7 @@ from tests.conftest import toy_images
 def test_select_uses_each_class_threshold():
     mask = select(torch.tensor([0.8, 0.95, 0.6]), torch.tensor([0, 1, 1]), torch.tensor([0.7, 0.96]))
     assert mask.tolist() == [True, False, False]
-    # Strictly above, as in the seed's method.
+    # Strictly above, as in the original method.
     assert select(torch.tensor([0.9]), torch.tensor([0]), torch.tensor([0.9, 0.9])).tolist() == [False]
 
 
@@ -84,17 +85,53 @@ def test_ema_by_hand():
     assert ema.model.weight.item() == pytest.approx(0.19)
 
 
-def test_train_fixmatch_records_what_it_used():
-    x, y = toy_images(16, size=8)
+def test_fixmatch_step_updates_the_ema_after_each_optimizer_step():
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    step = FixMatchStep(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), ema=EMA(model, decay=0.9))
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    step.after_update(model)
+    assert step.ema.model.weight.item() == pytest.approx(0.1)
+    FixMatchStep(torch.zeros(4, 3, 8, 8, dtype=torch.uint8)).after_update(model)  # no EMA: nothing to do
+
+
+def _warm_model(x, y):
     model = h.make_model(width=4, seed=0)
     h.fit(model, x[::4], y[::4], epochs=5, progress=False, seed=0)
-    ema_model, consistency, history = train_fixmatch(
+    return model
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0])
+def test_train_fixmatch_returns_the_ema_of_the_trained_weights(decay):
+    x, y = toy_images(16, size=8)
+    model = _warm_model(x, y)
+    start = copy.deepcopy(model)
+    ema_model, _, _ = train_fixmatch(model, x[::4], y[::4], x, epochs=2, batch_size=4, mu=2, ema_decay=decay,
+                                     rule=FixedThreshold(2, 0.5), seed=0, progress=False)
+    # Decay 0: the average is the last weights; decay 1: it never leaves the starting weights.
+    expected = model if decay == 0.0 else start
+    assert all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(ema_model.parameters(), expected.parameters()))
+    assert not all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(model.parameters(), start.parameters()))
+
+
+def test_train_fixmatch_records_what_it_used():
+    x, y = toy_images(16, size=8)
+    model = _warm_model(x, y)
+    ema_model, step, history = train_fixmatch(
         model, x[::4], y[::4], x, epochs=2, batch_size=4, mu=2, rule=FixedThreshold(2, 0.5),
-        y_hidden=y, seed=0, progress=False)
-    assert len(consistency.used) == 4 and len(consistency.used_correct) == 4  # 2 epochs x 2 steps
-    assert all(0 <= used <= 8 for used in consistency.used)
-    assert consistency.ever_used.sum() <= sum(consistency.used)
+        y_unlabeled_hidden=y, seed=0, progress=False)
+    assert isinstance(step, FixMatchStep) and step.batch_size == 8
+    assert len(step.used) == 4 and len(step.used_correct) == 4  # 2 epochs x 2 steps
+    assert all(0 <= correct <= used <= 8 for used, correct in zip(step.used, step.used_correct))
+    assert step.ever_used.sum() <= sum(step.used)
+    assert step.thresholds == [[0.5, 0.5]] * 4
+    assert history["epoch"] == [1, 2] and len(history["train_loss"]) == 2
     assert ema_model is not model and not ema_model.training
+    # Without the hidden labels nothing is graded.
+    _, ungraded, _ = train_fixmatch(_warm_model(x, y), x[::4], y[::4], x, epochs=1, batch_size=4, mu=2,
+                                    rule=FixedThreshold(2, 0.5), seed=0, progress=False)
+    assert ungraded.used_correct == [] and len(ungraded.used) == 2
 
 
 def test_multiple_models_by_hand():

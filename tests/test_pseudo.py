@@ -1,4 +1,4 @@
-"""helpers.pseudo: the seed's three steps, worked out by hand, and self-training's records."""
+"""helpers.pseudo: the original method's three steps, worked out by hand, and self-training's records."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from helpers import pseudo_label, select_confident, self_train
+import helpers.pseudo as pseudo_module
+from helpers import evaluate, fit, make_model, pseudo_label, select_confident, self_train
 from conftest import toy_images
 
 
@@ -34,21 +35,103 @@ def test_threshold_outside_zero_one_is_a_clear_error(threshold):
         select_confident(torch.tensor([0.5]), threshold)
 
 
+def _toy_split(n_per_class=48, n_labeled_per_class=8):
+    x, y = toy_images(n_per_class)
+    labeled = torch.cat([torch.arange(n_labeled_per_class), torch.arange(n_per_class, n_per_class + n_labeled_per_class)])
+    unlabeled = torch.tensor(sorted(set(range(2 * n_per_class)) - set(labeled.tolist())))
+    return x, y, labeled, unlabeled
+
+
+def _baseline(x, y, epochs=8):
+    model = make_model(width=4, seed=0)
+    fit(model, x, y, epochs=epochs, batch_size=16, lr=0.05, seed=0, progress=False)
+    return model
+
+
+def _weights(model):
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
 def test_self_train_records_each_round():
-    x, y = toy_images(48)
-    labeled = torch.cat([torch.arange(8), torch.arange(48, 56)])
-    unlabeled = torch.tensor(sorted(set(range(96)) - set(labeled.tolist())))
-    result = self_train(x[labeled], y[labeled], x[unlabeled], threshold=0.6, rounds=2, epochs=8, round_epochs=4,
-                        width=4, x_test=x, y_test=y, y_unlabeled_true=y[unlabeled], progress=False, log=None)
+    x, y, labeled, unlabeled = _toy_split()
+    model = _baseline(x[labeled], y[labeled])
+    before = _weights(model)
+    result = self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.6, rounds=2, round_steps=3,
+                        guard=None, test=(x, y), y_unlabeled_hidden=y[unlabeled], progress=False, log=None)
     assert [r.round for r in result.records] == [0, 1, 2]
     assert result.baseline.n_selected == 0 and result.baseline.n_train == 16
+    assert result.baseline.labeled_accuracy == evaluate(model, x[labeled], y[labeled])
+    assert result.baseline.test_accuracy == evaluate(model, x, y) and result.baseline.history == {}
     for record, mask in zip(result.records[1:], result.masks):
         assert record.n_selected == int(mask.sum()) > 0
         assert sum(record.selected_per_class) == record.n_selected
         assert record.n_train == 16 + record.n_selected
         assert 0.0 <= record.pseudo_label_accuracy <= 1.0
+        assert 0.0 <= record.labeled_accuracy <= 1.0 and record.accepted is True
+        # At most 96 images: one batch an epoch, so 3 steps are 3 epochs, each with its loss.
+        assert record.history["epoch"] == [1, 2, 3] and len(record.history["train_loss"]) == 3
+    assert result.records[-1].labeled_accuracy == evaluate(result.model, x[labeled], y[labeled])
     assert len(result.probs) == 2 and result.probs[0].shape == (80, 2)
-    assert result.to_dict()["records"][1]["round"] == 1
+    saved = result.to_dict()["records"]
+    assert saved[1]["round"] == 1 and saved[1]["accepted"] is True and len(saved[1]["history"]["train_loss"]) == 3
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(model)))  # the baseline itself is left as it was
+
+
+def _scramble(model, x, y, **kwargs):
+    """A stand-in for fit that makes the model worse: its last layer's logits change sign."""
+    with torch.no_grad():
+        model[-1].weight.neg_()
+        model[-1].bias.neg_()
+    return {"epoch": [1], "train_loss": [0.0], "train_acc": [0.0], "seconds": [0.0]}
+
+
+def test_the_guard_rejects_a_round_that_makes_the_labelled_accuracy_fall(monkeypatch):
+    x, y, labeled, unlabeled = _toy_split()
+    model = _baseline(x, y)
+    assert evaluate(model, x[labeled], y[labeled]) == 1.0  # a perfect start, so the scrambled one is worse
+    before = _weights(model)
+    monkeypatch.setattr(pseudo_module, "fit", _scramble)
+    lines = []
+    result = self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.6, rounds=1, guard=0.05,
+                        test=(x, y), progress=False, log=lines.append)
+    base, rejected = result.records
+    assert rejected.accepted is False and rejected.labeled_accuracy < base.labeled_accuracy - 0.05
+    assert result.model is model and all(torch.equal(a, b) for a, b in zip(before, _weights(model)))
+    assert rejected.test_accuracy == base.test_accuracy  # the kept model's
+    assert "rejected by the guard" in lines[-1]
+
+    unguarded = self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.6, rounds=1, guard=None,
+                           test=(x, y), progress=False, log=lines.append)
+    accepted = unguarded.records[1]
+    assert accepted.accepted is True and unguarded.model is not model
+    assert accepted.labeled_accuracy == rejected.labeled_accuracy
+    assert accepted.test_accuracy < base.test_accuracy
+    assert "rejected" not in lines[-1]
+
+
+def test_self_train_continues_the_baseline_unless_from_scratch(monkeypatch):
+    x, y, labeled, unlabeled = _toy_split()
+    model = _baseline(x[labeled], y[labeled], epochs=4)
+    trained = []
+
+    def record_start(m, x_train, y_train, **kwargs):
+        trained.append(_weights(m))
+        return {"epoch": [1], "train_loss": [0.0], "train_acc": [0.0], "seconds": [0.0]}
+
+    monkeypatch.setattr(pseudo_module, "fit", record_start)
+    common = dict(threshold=0.5, rounds=1, guard=None, seed=3, progress=False, log=None)
+    continued = self_train(x[labeled], y[labeled], x[unlabeled], model, **common)
+    assert all(torch.equal(a, b) for a, b in zip(trained[0], _weights(model)))  # the baseline's weights ...
+    assert continued.model is not model                                        # ... in a copy
+    self_train(x[labeled], y[labeled], x[unlabeled], model, from_scratch=True, **common)
+    fresh = make_model(2, width=4, seed=3 + 1)
+    assert all(torch.equal(a, b) for a, b in zip(trained[1], _weights(fresh)))
+
+
+def test_self_train_needs_a_baseline_model():
+    x, y = toy_images(4)
+    with pytest.raises(TypeError):
+        self_train(x[:4], y[:4], x[4:], threshold=0.9, progress=False, log=None)
 
 
 def test_self_train_stops_cleanly_when_nothing_is_confident():
@@ -61,6 +144,5 @@ def test_self_train_stops_cleanly_when_nothing_is_confident():
             return torch.zeros(len(inputs), 2)
 
     with pytest.warns(UserWarning, match="no pseudo-label has confidence above 0.9"):
-        result = self_train(x[:4], y[:4], x[4:], threshold=0.9, rounds=3, baseline_model=Unsure(),
-                            progress=False, log=None)
+        result = self_train(x[:4], y[:4], x[4:], Unsure(), threshold=0.9, rounds=3, progress=False, log=None)
     assert len(result.records) == 1 and result.masks == []

@@ -5,9 +5,15 @@ import pickle
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import helpers.train as train_module
-from helpers import CheckpointError, evaluate, fit, load_checkpoint, make_model, predict_proba, save_checkpoint
+from helpers import (CheckpointError, SupervisedStep, TrainStep, evaluate, fit, load_checkpoint, make_model,
+                     predict_proba, save_checkpoint)
+from helpers.augment import weak_augment
+from helpers.methods.soft_labels import SoftMixupStep
+from helpers.metrics import accuracy
+from helpers.train import prepare
 from conftest import toy_images
 
 
@@ -30,17 +36,87 @@ def test_same_seed_same_weights():
         assert torch.equal(p, q)
 
 
-def test_soft_labels_and_sample_weights_train():
+class WeightedStep(TrainStep):
+    """Per-image loss weights: the batch arrives as indices, the step looks up labels and weights."""
+
+    def __init__(self, y, weights):
+        self.y, self.weights = y, weights
+
+    def __call__(self, model, xb, index):
+        yb, wb = self.y[index.cpu()].to(index.device), self.weights[index.cpu()].to(index.device)
+        logits = model(prepare(weak_augment(xb), index.device)).float()
+        losses = F.cross_entropy(logits, yb, reduction="none")
+        return (losses * wb).sum() / wb.sum().clamp_min(1e-8), int((logits.argmax(1) == yb).sum())
+
+
+def test_soft_targets_train_through_soft_mixup_step():
     x, y = toy_images()
     soft = torch.nn.functional.one_hot(y, 2).float() * 0.8 + 0.1
     model = make_model(width=4)
-    fit(model, x, soft, epochs=6, batch_size=16, lr=0.05, seed=0, progress=False)
+    step = SoftMixupStep(x, soft, n_labeled=len(x), alpha=0.0, relabel=False)
+    fit(model, x, torch.arange(len(x)), step=step, epochs=6, batch_size=16, lr=0.05, seed=0, progress=False)
     assert evaluate(model, x, y) == 1.0
+    assert torch.equal(step.targets, soft)  # relabel=False: the targets stay as given
+
+
+def test_per_image_weights_through_a_step_given_indices():
+    x, y = toy_images()
     # Weight 0 on every bright image: the model never learns that class.
     ignore_bright = (y == 0).float()
     model = make_model(width=4)
-    fit(model, x, y, epochs=4, batch_size=16, lr=0.05, seed=0, progress=False, sample_weight=ignore_bright)
-    assert (predict_proba(model, x).argmax(1) == 0).float().mean() > 0.9
+    fit(model, x, torch.arange(len(x)), step=WeightedStep(y, ignore_bright), epochs=4, batch_size=16, lr=0.05,
+        seed=0, progress=False)
+    assert accuracy(predict_proba(model, x).argmax(1), torch.zeros_like(y)) > 0.9
+    # The same step with equal weights learns both classes: the weights, not the step, did it.
+    model = make_model(width=4)
+    fit(model, x, torch.arange(len(x)), step=WeightedStep(y, torch.ones(len(y))), epochs=6, batch_size=16,
+        lr=0.05, seed=0, progress=False)
+    assert evaluate(model, x, y) == 1.0
+
+
+class RecordingStep(TrainStep):
+    """Counts the moments fit calls and reports a fixed loss share and half its batch correct."""
+
+    def __init__(self):
+        self.calls, self.updates, self.epochs_ended, self.labels = 0, 0, [], []
+
+    def __call__(self, model, xb, yb):
+        self.calls += 1
+        self.labels.append(yb.tolist())
+        logits = model(prepare(xb, yb.device)).float()
+        return F.cross_entropy(logits, yb) * 0 + 2.0, len(yb) // 2
+
+    def after_update(self, model):
+        assert model.training
+        self.updates += 1
+
+    def end_epoch(self, model, epoch):
+        self.epochs_ended.append(epoch)
+
+
+def test_fit_calls_the_step_in_the_given_batch_order_and_records_what_it_returns():
+    x, y = toy_images(8, size=8)
+    step = RecordingStep()
+    fixed = [torch.arange(0, 8), torch.arange(8, 16)]
+    history = fit(make_model(width=4, seed=0), x, y, epochs=3, batch_size=8, step=step, batches=lambda: fixed,
+                  progress=False, seed=0)
+    assert step.calls == step.updates == 6                 # one after_update per optimizer step
+    assert step.labels == [[0] * 8, [1] * 8] * 3           # the batches came in the order given
+    assert step.epochs_ended == [1, 2]                     # after each epoch but the last
+    assert history["epoch"] == [1, 2, 3]
+    assert history["train_loss"] == pytest.approx([2.0] * 3)  # the step's loss, averaged per image
+    assert history["train_acc"] == [0.5] * 3               # the step's n_correct over the images seen
+
+
+def test_supervised_step_is_the_default():
+    x, y = toy_images()
+    a, b = make_model(width=4, seed=1), make_model(width=4, seed=1)
+    fit(a, x, y, epochs=2, batch_size=16, seed=7, progress=False)
+    fit(b, x, y, epochs=2, batch_size=16, seed=7, progress=False, step=SupervisedStep(weak_augment))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c = make_model(width=4, seed=1)
+    fit(c, x, y, epochs=2, batch_size=16, seed=7, progress=False, step=SupervisedStep(augment=None))
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
 
 
 def test_fit_rejects_mismatched_inputs():

@@ -2,9 +2,8 @@
 
 For a batch of unlabelled images: predict the weakly augmented view (flip + crop), keep the
 argmax where the confidence passes the threshold, and train the strongly augmented view
-(RandAugment + cutout) to predict it. The labelled batch is trained as usual by
-``helpers.train.fit``; the unlabelled loss plugs into its ``extra_loss`` hook and an
-exponential moving average (EMA) of the weights into ``after_step``.
+(RandAugment + cutout) to predict it. ``FixMatchStep`` is the whole step (labelled loss +
+unlabelled loss, then the EMA update); ``helpers.train.fit`` only loops over it.
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..augment import strong_augment, weak_augment
-from ..train import _prepare, fit, get_device
+from ..train import TrainStep, fit, prepare
 from .thresholds import FixedThreshold, select
 
 
@@ -42,64 +41,81 @@ class EMA:
             p.requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int | None = None) -> None:
+    def update(self, model: nn.Module) -> None:
         for avg, w in zip(self.model.parameters(), model.parameters()):
             avg.mul_(self.decay).add_(w.detach(), alpha=1 - self.decay)
         for avg, b in zip(self.model.buffers(), model.buffers()):
             avg.copy_(b)
 
 
-class UnlabeledConsistency:
-    """The ``extra_loss`` FixMatch adds to each labelled step: draws ``batch_size`` unlabelled
-    images, and records what it kept (``used``: how many per step; ``ever_used``: which images
-    have contributed at least once; ``thresholds``: the rule's thresholds per step)."""
+class FixMatchStep(TrainStep):
+    """FixMatch's training step, all in one place: ``sup_loss + weight * unsup_loss``.
 
-    def __init__(self, x_unlabeled: torch.Tensor, rule=None, batch_size: int = 256,
-                 weight: float = 1.0, y_hidden: torch.Tensor | None = None, num_classes: int = 2):
+    Per step: the labelled batch, weakly augmented, against its labels; ``batch_size`` unlabelled
+    images drawn at random, their weak view predicted without gradients (the model in training
+    mode, as in the paper's single batched forward: dropout and BatchNorm batch statistics on),
+    the rule's per-class thresholds updated and applied, and the strong view trained towards the
+    weak view's confident argmax. After each optimizer step the EMA of the weights is updated.
+
+    It records what it kept: ``used`` (per step), ``used_correct`` (graded against
+    ``y_unlabeled_hidden``, when given - never trained on), ``ever_used`` (which images
+    contributed at least once) and ``thresholds`` (the rule's, per step).
+    """
+
+    def __init__(self, x_unlabeled: torch.Tensor, rule=None, batch_size: int = 128, weight: float = 1.0,
+                 ema: EMA | None = None, y_unlabeled_hidden: torch.Tensor | None = None, num_classes: int = 2):
         self.x = x_unlabeled
         self.rule = rule or FixedThreshold(num_classes, 0.95)
-        self.batch_size, self.weight = batch_size, weight
-        self.y_hidden = y_hidden  # only to grade the pseudo-labels used, never to train
+        self.batch_size, self.weight, self.ema = batch_size, weight, ema
+        self.y_unlabeled_hidden = y_unlabeled_hidden
         self.used: list[int] = []
         self.used_correct: list[int] = []
         self.thresholds: list[list[float]] = []
         self.ever_used = torch.zeros(len(x_unlabeled), dtype=torch.bool)
 
-    def __call__(self, model: nn.Module, step: int, total_steps: int) -> torch.Tensor:
-        device = get_device()
+    def __call__(self, model, xb, yb):
+        device = yb.device
+        logits = model(prepare(weak_augment(xb), device)).float()
+        sup_loss = F.cross_entropy(logits, yb)
         index = torch.randint(0, len(self.x), (self.batch_size,))
-        xb = self.x[index].to(device)
+        xu = self.x[index].to(device)
         with torch.no_grad():
-            logits_weak = model(_prepare(weak_augment(xb), device)).float()
+            logits_weak = model(prepare(weak_augment(xu), device)).float()
         self.rule.update(logits_weak.softmax(1), index)
         thresholds = self.rule.thresholds()
-        logits_strong = model(_prepare(strong_augment(xb), device)).float()
-        loss, mask, pseudo_labels = fixmatch_loss(logits_weak, logits_strong, thresholds)
-        mask = mask.cpu()
+        logits_strong = model(prepare(strong_augment(xu), device)).float()
+        unsup_loss, mask, pseudo_labels = fixmatch_loss(logits_weak, logits_strong, thresholds)
+        self._record(index, mask.cpu(), pseudo_labels.cpu(), thresholds)
+        return sup_loss + self.weight * unsup_loss, int((logits.argmax(1) == yb).sum())
+
+    def after_update(self, model):
+        if self.ema is not None:
+            self.ema.update(model)
+
+    def _record(self, index, mask, pseudo_labels, thresholds) -> None:
         self.used.append(int(mask.sum()))
-        if self.y_hidden is not None:
-            self.used_correct.append(int((pseudo_labels.cpu()[mask] == self.y_hidden[index][mask]).sum()))
+        if self.y_unlabeled_hidden is not None:
+            self.used_correct.append(int((pseudo_labels[mask] == self.y_unlabeled_hidden[index][mask]).sum()))
         self.thresholds.append(thresholds.tolist())
         self.ever_used[index[mask]] = True
-        return self.weight * loss
 
 
+# The paper's settings, one keyword each, as FixMatchRun / SoftLabelsRun hold them.
 def train_fixmatch(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.Tensor,
                    x_unlabeled: torch.Tensor, *, epochs: int = 20, rule=None, mu: int = 2,
-                   batch_size: int = 64, lr: float = 0.03, ema_decay: float = 0.99,
-                   y_hidden: torch.Tensor | None = None, precision: str = "fp32",
-                   seed: int | None = None, progress: bool = True) -> tuple[nn.Module, UnlabeledConsistency, dict]:
+                   batch_size: int = 64, lr: float = 0.03, ema_decay: float = 0.99, weight: float = 1.0,
+                   y_unlabeled_hidden: torch.Tensor | None = None, precision: str = "fp32",
+                   seed: int | None = None, progress: bool = True) -> tuple[nn.Module, FixMatchStep, dict]:
     """Keep training ``model`` with FixMatch for ``epochs`` passes over the labelled images
-    (``batch_size`` labelled + ``mu * batch_size`` unlabelled images a step).
+    (``batch_size`` labelled + ``mu * batch_size`` unlabelled images a step, the unlabelled
+    loss scaled by ``weight``).
 
-    Returns ``(ema_model, consistency, history)``: the EMA of the weights (the model to
-    evaluate), the record of which pseudo-labels were used, and ``fit``'s history.
+    Returns ``(ema_model, step, history)``: the EMA of the weights (the model to evaluate),
+    the step with its record of which pseudo-labels were used, and ``fit``'s history.
     """
-    num_classes = int(y_labeled.max()) + 1
-    consistency = UnlabeledConsistency(x_unlabeled, rule, mu * batch_size, y_hidden=y_hidden,
-                                       num_classes=num_classes)
     ema = EMA(model, ema_decay)
-    history = fit(model, x_labeled, y_labeled, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  extra_loss=consistency, after_step=ema.update, precision=precision, progress=progress,
-                  desc="FixMatch")
-    return ema.model, consistency, history
+    step = FixMatchStep(x_unlabeled, rule, mu * batch_size, weight, ema=ema, y_unlabeled_hidden=y_unlabeled_hidden,
+                        num_classes=int(y_labeled.max()) + 1)
+    history = fit(model, x_labeled, y_labeled, epochs=epochs, batch_size=batch_size, lr=lr, step=step,
+                  precision=precision, seed=seed, progress=progress, desc="FixMatch")
+    return ema.model, step, history

@@ -1,8 +1,8 @@
 """Soft pseudo-labels, mixup and a minimum of labelled images per batch (Arazo et al. 2019,
 arXiv 1905.13736): three guards against a network learning its own mistakes.
 
-The loop is ``helpers.train.fit``; this module brings the targets, the batch order and the
-mixing step it plugs in.
+``SoftMixupStep`` is the training step (soft targets, mixup, re-made targets after each
+epoch); ``min_labeled_batches`` is the batch order; ``helpers.train.fit`` only loops.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..train import fit, predict_proba
+from ..augment import weak_augment
+from ..train import TrainStep, fit, predict_proba, prepare, soft_cross_entropy
 
 
 def sharpen(probs: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -88,6 +89,38 @@ def soft_pseudo_labels(model: nn.Module, x_unlabeled: torch.Tensor, temperature:
     return sharpen(probs, temperature)
 
 
+class SoftMixupStep(TrainStep):
+    """The soft-label step: the batch arrives as indices into ``targets`` (one-hot rows for
+    labelled images, soft pseudo-labels for unlabelled ones); augmentation (weak), mixup of images
+    and targets (``alpha`` 0: none), cross-entropy against the (mixed) probability vectors.
+    After each epoch the unlabelled rows are re-made from the model's own predictions
+    (``relabel``), and ``changes`` records how far they moved."""
+
+    def __init__(self, x: torch.Tensor, targets: torch.Tensor, n_labeled: int, alpha: float = 1.0,
+                 temperature: float = 1.0, prior: torch.Tensor | None = None, relabel: bool = True,
+                 augment=weak_augment):
+        self.x, self.targets, self.n_labeled, self.augment = x, targets, n_labeled, augment
+        self.alpha, self.temperature, self.prior, self.relabel = alpha, temperature, prior, relabel
+        self.changes: list[float] = []
+
+    def __call__(self, model, xb, index):
+        yb = self.targets[index.cpu()].to(index.device)
+        xb = self.augment(xb)
+        if self.alpha > 0:
+            xb, yb = mixup(xb, yb, self.alpha)
+        logits = model(prepare(xb, index.device)).float()
+        return soft_cross_entropy(logits, yb).mean(), int((logits.argmax(1) == yb.argmax(1)).sum())
+
+    def end_epoch(self, model, epoch):
+        if not self.relabel:
+            return
+        new_soft = soft_pseudo_labels(model, self.x[self.n_labeled:], self.temperature, self.prior)
+        self.changes.append((new_soft - self.targets[self.n_labeled:]).abs().sum(1).mean().item() / 2)
+        self.targets = torch.cat([self.targets[:self.n_labeled], new_soft])
+        model.train()
+
+
+# The paper's settings, one keyword each, as FixMatchRun / SoftLabelsRun hold them.
 def train_soft_mixup(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.Tensor,
                      x_unlabeled: torch.Tensor, *, epochs: int = 10, alpha: float = 1.0,
                      min_labeled: int = 16, temperature: float = 1.0, align: bool = True,
@@ -100,8 +133,8 @@ def train_soft_mixup(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch
     (aligned to the labelled class balance when ``align``, then sharpened), recomputed after
     every epoch (unless ``relabel`` is False: then they stay as the ``teacher`` - by default
     the model itself - gave them at the start). Every batch has ``min_labeled`` labelled images
-    and is mixed with mixup (``alpha`` 0: no mixup). Returns ``fit``'s history plus ``soft_label_changes`` (mean absolute change
-    of the unlabelled targets per epoch).
+    and is mixed with mixup (``alpha`` 0: no mixup). Returns ``fit``'s history plus
+    ``soft_label_changes`` (mean absolute change of the unlabelled targets per epoch).
     """
     num_classes = int(y_labeled.max()) + 1
     n_lab, n_unl = len(x_labeled), len(x_unlabeled)
@@ -109,19 +142,9 @@ def train_soft_mixup(model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch
     prior = torch.bincount(y_labeled, minlength=num_classes).float() / n_lab if align else None
     targets = torch.cat([F.one_hot(y_labeled, num_classes).float(),
                          soft_pseudo_labels(teacher or model, x_unlabeled, temperature, prior)])
-    changes: list[float] = []
-
-    def update_targets(model: nn.Module, epoch: int) -> torch.Tensor:
-        nonlocal targets
-        new_soft = soft_pseudo_labels(model, x_unlabeled, temperature, prior).to(targets.device)
-        changes.append((new_soft - targets[n_lab:]).abs().sum(1).mean().item() / 2)
-        targets = torch.cat([targets[:n_lab], new_soft])
-        return targets
-
-    history = fit(model, x, targets, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  mix=(lambda xb, yb: mixup(xb, yb, alpha)) if alpha > 0 else None,
+    step = SoftMixupStep(x, targets, n_lab, alpha, temperature, prior, relabel)
+    history = fit(model, x, torch.arange(len(x)), epochs=epochs, batch_size=batch_size, lr=lr, step=step,
                   batches=lambda: min_labeled_batches(n_lab, n_unl, batch_size, min_labeled),
-                  on_epoch_end=update_targets if relabel else None, precision=precision, progress=progress,
-                  desc="soft labels + mixup")
-    history["soft_label_changes"] = changes
+                  precision=precision, seed=seed, progress=progress, desc="soft labels + mixup")
+    history["soft_label_changes"] = step.changes
     return history

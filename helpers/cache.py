@@ -1,0 +1,159 @@
+"""The one cache of runs: ``get_or_run(spec, run)`` loads a saved run or trains it and saves it.
+
+A run is saved under ``outputs/runs/`` as three files named by its key: ``<key>.model.pt`` (the
+model), ``<key>.pt`` (the results: numbers, lists, tensors, the training history) and, written
+last, ``<key>.json`` (the spec). The JSON marks a complete run; a missing, truncated or
+unreadable file means the run is trained again, never served. Everything is loaded with
+``weights_only=True``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import typing
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from . import config, specs
+from .io import atomic_write
+from .train import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def runs_dir() -> Path:
+    return Path(config.OUTPUT_DIR) / "runs"
+
+
+def kind(spec) -> str:
+    """``FixMatchRun`` -> ``"fixmatch"``: the first part of a run's file names."""
+    return type(spec).__name__.removesuffix("Run").lower()
+
+
+def to_json(spec) -> dict:
+    """``{"kind": class name, "settings": every field}``, numbers in their field's type, so that
+    equal specs (``round_budget=2`` and ``2.0``) get equal keys."""
+    return {"kind": type(spec).__name__, "settings": _settings(spec)}
+
+
+def _settings(spec) -> dict:
+    hints = typing.get_type_hints(type(spec))
+    out = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if is_dataclass(value):
+            value = _settings(value)
+        elif "float" in str(hints[f.name]) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(value, tuple):
+            value = [float(v) if "float" in str(hints[f.name]) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def from_json(saved: dict):
+    """The spec that ``to_json`` wrote (tuples and nested specs rebuilt)."""
+    classes = {cls.__name__: cls for cls in specs.SPECS}
+    return _build(classes[saved["kind"]], saved["settings"])
+
+
+def _build(cls, settings: dict):
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        value = settings[f.name]
+        if is_dataclass(hints[f.name]):
+            value = _build(hints[f.name], value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def spec_key(spec) -> str:
+    """``<kind>-<10 hex digits>``: a hash of the spec's class and every one of its fields."""
+    text = json.dumps(to_json(spec), sort_keys=True)
+    return f"{kind(spec)}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _where(path: Path) -> str:
+    try:
+        return str(path.relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _flat(settings: dict, prefix: str = "") -> dict:
+    out = {}
+    for name, value in settings.items():
+        out.update(_flat(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name: value})
+    return out
+
+
+def _why_missing(spec) -> str:
+    """'no saved run', or the settings that changed since the closest saved run of this kind."""
+    mine = _flat(_settings(spec))
+    best = None
+    for path in runs_dir().glob(f"{kind(spec)}-*.json"):
+        try:
+            theirs = _flat(json.loads(path.read_text())["settings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if changed and (best is None or len(changed) < len(best[0])):
+            best = (changed, theirs)
+    if best is None:
+        return "no saved run"
+    changed, theirs = best
+    shown = ", ".join(f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}" for k in changed[:3])
+    return "spec changed: " + shown + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+
+def load_run(spec) -> dict:
+    """The saved results of ``spec`` with ``model`` and ``spec``; raises ``FileNotFoundError``
+    when there is no complete saved run, ``CheckpointError`` when a file is unreadable."""
+    base = runs_dir() / spec_key(spec)
+    if not base.with_suffix(".json").exists():
+        raise FileNotFoundError(base)
+    try:
+        if from_json(json.loads(base.with_suffix(".json").read_text())) != spec:
+            raise CheckpointError("the saved spec is not this one")
+        results = torch.load(base.with_suffix(".pt"), map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as err:  # truncated, garbled, or a missing part
+        raise CheckpointError(f"{type(err).__name__}") from None
+    model, _ = load_checkpoint(base.with_suffix(".model.pt"))
+    return {**results, "model": model, "spec": spec}
+
+
+def get_or_run(spec, run: Callable[[], tuple[dict, nn.Module]], log: Callable[[str], None] | None = print) -> dict:
+    """The results of ``spec``: loaded when saved, else ``run() -> (results, model)`` and saved.
+
+    Prints one line: ``loaded <key> from outputs/runs/`` or ``training <key> (<why>)``.
+    ``results`` holds numbers, strings, lists, dicts and tensors; ``seconds`` (the training
+    time) is added when ``run`` does not set it. Returns the results plus ``model`` and ``spec``.
+    """
+    say = log or (lambda message: None)
+    key, base = spec_key(spec), runs_dir() / spec_key(spec)
+    try:
+        loaded = load_run(spec)
+        say(f"loaded {key} from {_where(runs_dir())}/")
+        return loaded
+    except FileNotFoundError:
+        reason = _why_missing(spec)
+    except CheckpointError as err:
+        reason = f"unreadable file: {err}"
+    say(f"training {key} ({reason})")
+    start = time.perf_counter()
+    results, model = run()
+    results = {"seconds": time.perf_counter() - start, **results}
+    base.with_suffix(".json").unlink(missing_ok=True)  # until all three files are new, the run is incomplete
+    save_checkpoint(model, base.with_suffix(".model.pt"), key=key)
+    atomic_write(base.with_suffix(".pt"), lambda tmp: torch.save(results, tmp))
+    text = json.dumps(to_json(spec), indent=1, sort_keys=True)
+    atomic_write(base.with_suffix(".json"), lambda tmp: tmp.write_text(text + "\n"))
+    return {**results, "model": model, "spec": spec}

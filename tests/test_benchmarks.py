@@ -1,0 +1,56 @@
+"""The benchmarks run against the helpers' current API: each one on toy images, in seconds."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks import baseline as baseline_benchmark
+from benchmarks import longer_runs
+from benchmarks.readme_results import table
+from helpers import config, runs
+from conftest import toy_course_data
+
+
+@pytest.fixture
+def toy_runs(tmp_path, monkeypatch):
+    """Every run trains on toy images and is saved under a temporary outputs folder."""
+    monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(runs, "data_for", lambda spec: toy_course_data())
+    return tmp_path / "outputs" / "runs"
+
+
+def test_baseline_benchmark_trains_every_seed_afresh_and_leaves_the_cache_alone(toy_runs, capsys):
+    baseline_benchmark.main(["--seeds", "0", "1"])
+    out = capsys.readouterr().out
+    assert out.count("\ntraining baseline-") == 2 and "loaded" not in out  # trained, never loaded
+    assert re.search(r"seed 0: fit [\d.]+ s, fit \+ test evaluation [\d.]+ s, test accuracy [\d.]+%", out)
+    assert "seed 1: fit" in out
+    assert config.OUTPUT_DIR == toy_runs.parent and not toy_runs.exists()  # nothing saved in outputs/
+
+
+def test_longer_runs_benchmark_reports_each_seed_and_the_gap(toy_runs, capsys):
+    longer_runs.main(["--rule", "fixed", "--epochs", "1", "--seeds", "0"])
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+0\s+[\d.]+%\s+[\d.]+%\s+[\d.]+$", out, re.M)
+    assert "points below it" in out
+    assert {p.name.split("-")[0] for p in toy_runs.glob("*.json")} == {"baseline", "oracle", "fixmatch"}
+
+
+def _metrics(accepted: bool) -> dict:
+    records = [{"round": 0, "n_train": 2000, "n_selected": 0, "pseudo_label_accuracy": None,
+                "test_accuracy": 0.80, "seconds": 30.0},
+               {"round": 1, "n_train": 6000, "n_selected": 4000, "pseudo_label_accuracy": 0.9,
+                "test_accuracy": 0.82 if accepted else 0.80, "seconds": 60.0, "accepted": accepted}]
+    return {"config": {"quick": False, "seed": 0, "epochs": 40, "rounds": 1},
+            "results": {"records": records, "threshold": 0.9, "total_seconds": 90.0}}
+
+
+def test_readme_table_marks_a_round_the_guard_rejected():
+    lines = table(_metrics(accepted=True), {"oracle_accuracy": 0.85}).splitlines()
+    assert lines[3] == "| round 1, threshold 0.9 | 6,000 | 4,000 (90.0%) | 82.0% | 60 s |"
+    assert lines[4].startswith("| oracle") and "85.0%" in lines[4]
+    assert "+2.0 points" in lines[-1]
+    rejected = table(_metrics(accepted=False), None).splitlines()
+    assert rejected[3].startswith("| round 1, threshold 0.9 (rejected by the guard) |")
+    assert "+0.0 points" in rejected[-1]

@@ -1,0 +1,313 @@
+"""helpers.specs and helpers.cache: every setting is in a run's key, a spec survives JSON, a saved
+run is loaded only when it is whole and its spec unchanged, and the same spec trains the same run."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, fields, is_dataclass, replace
+
+import pytest
+import torch
+
+from helpers import cache, config, evaluate, fit, make_model, runs, specs
+from conftest import toy_course_data, toy_images
+
+# Another valid value for each string setting; a new string field must be added here.
+OTHER_STRING = {
+    "precision": {"fp32": "bf16", "bf16": "fp32"},
+    "augment": {"weak": "strong", "strong": "weak"},
+    "rule": {"fixed": "flexmatch", "flexmatch": "freematch", "freematch": "fixed"},
+}
+OTHER_INT = {"holdout": 400, "n_labeled": 1000}  # +1 for the others (seeds, epochs, widths, batch sizes)
+
+
+def _other(name: str, value):
+    """Another valid value for setting ``name``, of the same kind."""
+    if isinstance(value, bool):
+        return not value
+    if value is None:  # an optional setting that is off (CurriculumRun's guard): turn it on
+        return 0.1
+    if isinstance(value, str):
+        return OTHER_STRING[name][value]
+    if isinstance(value, int):
+        return OTHER_INT[name] if OTHER_INT.get(name, value) != value else value + 1
+    if isinstance(value, float):
+        return value / 2 if value else 0.5
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return (OTHER_STRING["augment"][value[0]],) + value[1:]  # the committee's views
+    if isinstance(value, tuple) and value and all(isinstance(v, float) for v in value):
+        return (value[0] / 2,) + value[1:]                      # curriculum fractions
+    pytest.fail(f"no other value known for setting {name}={value!r}: teach _other about its type")
+
+
+def _variants(spec, prefix: str = ""):
+    """(``path``, spec with that one setting changed) for every setting, nested baselines included."""
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if is_dataclass(value):
+            for path, changed in _variants(value, f"{prefix}{f.name}."):
+                yield path, replace(spec, **{f.name: changed})
+        else:
+            yield prefix + f.name, replace(spec, **{f.name: _other(f.name, value)})
+
+
+def _leaf_settings(settings: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for name, value in settings.items():
+        out |= _leaf_settings(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name}
+    return out
+
+
+def _through_json(spec):
+    return cache.from_json(json.loads(json.dumps(cache.to_json(spec))))
+
+
+def test_every_kind_of_run_has_a_spec():
+    assert {cls.__name__ for cls in specs.SPECS} == {
+        "BaselineRun", "OracleRun", "SelfTrainingRun", "CurriculumRun", "SoftLabelsRun", "FixMatchRun",
+        "EnsembleRun", "TriTrainingRun"}
+    assert set(runs.RUNNERS) == set(specs.SPECS)
+
+
+@pytest.mark.parametrize("cls", specs.SPECS, ids=lambda c: c.__name__)
+def test_spec_round_trips_through_json(cls):
+    for spec in [cls()] + [variant for _, variant in _variants(cls())]:
+        again = _through_json(spec)
+        assert again == spec and type(again) is cls
+        assert cache.spec_key(again) == cache.spec_key(spec)
+        for f in fields(spec):  # tuples stay tuples, nested specs stay specs (not lists and dicts)
+            assert type(getattr(again, f.name)) is type(getattr(spec, f.name)), f.name
+
+
+@pytest.mark.parametrize("cls", specs.SPECS, ids=lambda c: c.__name__)
+def test_changing_any_one_setting_changes_the_key(cls):
+    spec = cls()
+    key = cache.spec_key(spec)
+    assert re.fullmatch(rf"{cache.kind(spec)}-[0-9a-f]{{10}}", key)
+    assert cache.spec_key(cls()) == key  # equal specs, equal keys
+    keys = {key: "the defaults"}
+    paths = []
+    for path, variant in _variants(spec):
+        assert variant != spec, path
+        changed = cache.spec_key(variant)
+        assert changed != key, f"{cls.__name__}.{path} is not part of the key"
+        assert changed not in keys, f"{path} and {keys.get(changed)} give the same key"
+        keys[changed] = path
+        paths.append(path)
+    # Every setting was walked, the nested baseline's too.
+    assert set(paths) == _leaf_settings(asdict(spec)) and len(paths) == len(set(paths))
+    if any(f.name == "baseline" for f in fields(spec)):
+        assert {"baseline.seed", "baseline.width", "baseline.epochs"} <= set(paths)
+
+
+def test_equal_specs_have_equal_keys():
+    whole, decimal = specs.SelfTrainingRun(round_budget=2), specs.SelfTrainingRun(round_budget=2.0)
+    assert whole == decimal
+    assert cache.spec_key(whole) == cache.spec_key(decimal)
+
+
+def test_the_kind_is_part_of_the_key():
+    same_settings = specs.OracleRun(epochs=specs.BaselineRun().epochs)
+    assert asdict(same_settings) == asdict(specs.BaselineRun())
+    assert cache.spec_key(same_settings) != cache.spec_key(specs.BaselineRun())
+    assert _through_json(same_settings) == same_settings and type(_through_json(same_settings)) is specs.OracleRun
+
+
+def test_a_method_spec_takes_its_seed_from_its_baseline():
+    spec = specs.with_seed(specs.SelfTrainingRun(), 5)
+    assert spec.baseline.seed == 5 and specs.seed_of(spec) == 5
+    assert specs.with_seed(specs.BaselineRun(), 5) == specs.BaselineRun(seed=5)
+    ensemble = specs.with_seed(specs.EnsembleRun(), 2)
+    teachers = specs.teacher_specs(ensemble)
+    assert teachers[0] == ensemble.baseline  # the committee starts from the baseline itself
+    assert [t.augment for t in teachers] == list(ensemble.views) == ["weak", "weak", "strong"]
+    assert len({t.seed for t in teachers}) == 3
+    # The leaderboard's seeds never share a teacher.
+    seeds = [{t.seed for t in specs.teacher_specs(specs.with_seed(ensemble, s))} for s in (0, 1, 2)]
+    assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
+
+
+# ------------------------------------------------------------------ get_or_run
+TOY = specs.BaselineRun(width=4, epochs=1, batch_size=16, precision="fp32")
+
+
+@pytest.fixture
+def saved_runs(tmp_path, monkeypatch):
+    """outputs/ in a temporary folder; returns its runs/ folder."""
+    monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
+    return tmp_path / "outputs" / "runs"
+
+
+class ToyRun:
+    """A tiny model trained one epoch on toy images; counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, spec):
+        def run():
+            self.calls += 1
+            x, y = toy_images(8, size=8)
+            model = make_model(width=spec.width, seed=spec.seed)
+            history = fit(model, x, y, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
+                          precision=spec.precision, progress=False)
+            return {"test_accuracy": evaluate(model, x, y), "history": history, "call": self.calls,
+                    "used": torch.tensor([1, 2])}, model
+        return run
+
+
+def _printed(capsys) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def _same_weights(a, b) -> bool:
+    return all(torch.equal(p.cpu(), q.cpu()) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    first = cache.get_or_run(TOY, toy(TOY))
+    assert _printed(capsys) == [f"training {key} (no saved run)"]
+    assert sorted(p.name for p in saved_runs.iterdir()) == [f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
+    assert first["spec"] == TOY and first["seconds"] > 0 and first["call"] == 1
+
+    again = cache.get_or_run(TOY, toy(TOY))
+    printed = _printed(capsys)
+    assert toy.calls == 1
+    assert len(printed) == 1 and printed[0].startswith(f"loaded {key} from ")
+    assert again["call"] == 1 and again["seconds"] == first["seconds"]
+    assert again["test_accuracy"] == first["test_accuracy"] and again["history"] == first["history"]
+    assert torch.equal(again["used"], torch.tensor([1, 2])) and "settings" not in again
+    assert again["spec"] == TOY and again["model"].arch["width"] == 4 and _same_weights(again["model"], first["model"])
+    assert cache.load_run(TOY)["call"] == 1
+
+
+def test_a_changed_setting_is_trained_and_says_what_changed(saved_runs, capsys):
+    toy = ToyRun()
+    cache.get_or_run(TOY, toy(TOY))
+    longer = replace(TOY, epochs=2)
+    capsys.readouterr()
+    result = cache.get_or_run(longer, toy(longer))
+    assert _printed(capsys) == [f"training {cache.spec_key(longer)} (spec changed: epochs 1 -> 2)"]
+    assert toy.calls == 2 and result["call"] == 2 and result["history"]["epoch"] == [1, 2]
+    assert cache.get_or_run(TOY, toy(TOY))["call"] == 1  # the first run is still there
+    assert toy.calls == 2
+
+
+def test_a_changed_baseline_setting_is_named_with_its_path(saved_runs, capsys):
+    no_training = lambda: ({"answer": 1}, make_model(width=4))
+    cache.get_or_run(specs.SelfTrainingRun(), no_training)
+    other = specs.SelfTrainingRun(baseline=specs.BaselineRun(seed=1))
+    capsys.readouterr()
+    cache.get_or_run(other, no_training)
+    assert _printed(capsys) == [f"training {cache.spec_key(other)} (spec changed: baseline.seed 0 -> 1)"]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".model.pt"])
+def test_a_truncated_file_is_trained_again_never_loaded(saved_runs, capsys, suffix):
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    cache.get_or_run(TOY, toy(TOY))
+    path = saved_runs / f"{key}{suffix}"
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) // 2])
+    capsys.readouterr()
+    result = cache.get_or_run(TOY, toy(TOY))
+    printed = _printed(capsys)
+    assert len(printed) == 1 and printed[0].startswith(f"training {key} (") and "unreadable" in printed[0]
+    assert toy.calls == 2 and result["call"] == 2
+    again = cache.get_or_run(TOY, toy(TOY))  # saved whole again
+    assert _printed(capsys)[0].startswith("loaded") and again["call"] == 2 and toy.calls == 2
+
+
+@pytest.mark.parametrize("missing", [".json", ".pt", ".model.pt"])
+def test_a_missing_file_means_training_again(saved_runs, capsys, missing):
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    cache.get_or_run(TOY, toy(TOY))
+    (saved_runs / f"{key}{missing}").unlink()
+    capsys.readouterr()
+    assert cache.get_or_run(TOY, toy(TOY))["call"] == 2
+    assert _printed(capsys)[0].startswith(f"training {key} (")
+    if missing == ".json":
+        with pytest.raises(FileNotFoundError):
+            cache.load_run(replace(TOY, seed=9))
+
+
+def test_a_saved_spec_that_is_not_this_one_is_not_served(saved_runs, capsys):
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    cache.get_or_run(TOY, toy(TOY))
+    (saved_runs / f"{key}.json").write_text(json.dumps(cache.to_json(replace(TOY, seed=9))))
+    capsys.readouterr()
+    assert cache.get_or_run(TOY, toy(TOY))["call"] == 2
+    assert "unreadable" in _printed(capsys)[0]
+
+
+def test_a_run_whose_saving_fails_is_not_marked_complete(saved_runs, monkeypatch):
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    cache.get_or_run(TOY, toy(TOY))
+    real = cache.atomic_write
+
+    def fail_on_results(path, write):
+        if path.name == f"{key}.pt":
+            raise OSError("disk full")
+        return real(path, write)
+
+    monkeypatch.setattr(cache, "atomic_write", fail_on_results)
+    model_file = saved_runs / f"{key}.model.pt"
+    model_file.write_bytes(model_file.read_bytes()[:100])  # unreadable: the run is trained again
+    with pytest.raises(OSError, match="disk full"):
+        cache.get_or_run(TOY, lambda: ({"call": "new"}, make_model(width=4)), log=None)
+    assert not (saved_runs / f"{key}.json").exists()  # the old results beside a new model: never served
+    monkeypatch.setattr(cache, "atomic_write", real)
+    assert cache.get_or_run(TOY, toy(TOY), log=None)["call"] == 2
+
+
+# ------------------------------------------------------------------ the same spec, the same numbers
+TOY_BASELINE = specs.BaselineRun(n_labeled=16, width=4, epochs=8, batch_size=16, lr=0.05, precision="fp32")
+TOY_SPECS = [
+    TOY_BASELINE,
+    specs.SelfTrainingRun(baseline=TOY_BASELINE, threshold=0.5, rounds=2, round_budget=1.0, precision="fp32"),
+    specs.CurriculumRun(baseline=TOY_BASELINE, round_budget=1.0, precision="fp32"),
+    specs.SoftLabelsRun(baseline=TOY_BASELINE, epochs=2, batch_size=16, min_labeled=4, precision="fp32"),
+    specs.FixMatchRun(baseline=TOY_BASELINE, rule="flexmatch", threshold=0.5, epochs=2, batch_size=8,
+                      precision="fp32"),
+    specs.EnsembleRun(baseline=TOY_BASELINE, threshold=0.5, student_budget=0.5, precision="fp32"),
+    specs.TriTrainingRun(baseline=TOY_BASELINE, threshold=0.5, student_budget=0.5, precision="fp32"),
+]
+
+
+def _numbers(value):
+    """A run's results without its timings, tensors as lists: what must repeat exactly."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items() if k not in ("seconds", "model", "spec")}
+    if isinstance(value, (list, tuple)):
+        return [_numbers(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"  # nan != nan, but two runs that both kept nothing agree
+    return value
+
+
+def _run_in(folder, spec, monkeypatch, capsys):
+    monkeypatch.setattr(config, "OUTPUT_DIR", folder)
+    capsys.readouterr()
+    result = runs.run(spec)
+    assert f"training {cache.spec_key(spec)} (no saved run)" in capsys.readouterr().out  # trained, not loaded
+    return result
+
+
+@pytest.mark.parametrize("spec", TOY_SPECS, ids=cache.kind)
+def test_the_same_spec_gives_the_same_numbers(spec, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runs, "data_for", lambda spec: toy_course_data())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    first = _run_in(tmp_path / "first", spec, monkeypatch, capsys)
+    second = _run_in(tmp_path / "second", spec, monkeypatch, capsys)
+    assert 0.0 <= first["test_accuracy"] <= 1.0 and first["spec"] == spec
+    if "pseudo_label_accuracy" in first:  # the method kept pseudo-labels: its numbers are worth comparing
+        assert 0.0 <= first["pseudo_label_accuracy"] <= 1.0
+    assert _numbers(first) == _numbers(second)
+    assert _same_weights(first["model"], second["model"])
+    if isinstance(spec, specs.BaselineRun):  # and another seed gives other numbers: the check can fail
+        other = _run_in(tmp_path / "other", specs.with_seed(spec, 1), monkeypatch, capsys)
+        assert not _same_weights(first["model"], other["model"])
