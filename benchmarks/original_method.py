@@ -6,6 +6,9 @@ round, final, gain, rejected rounds, minutes. Then the mean +- std of the gains.
 Extra arguments go to the script, e.g. `--round-budget 2 --from-scratch`.
 
     python benchmarks/original_method.py [--seeds 0 1 2 3 4] [--json FILE] [script options]
+
+Saves every seed's records to outputs/original_method.json (or FILE), which
+`benchmarks/readme_results.py` turns into the README's table.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pseudo_labeling  # noqa: E402
+from helpers import config  # noqa: E402
 
 
 def one_seed(seed: int, extra: list[str]) -> dict:
@@ -35,7 +39,8 @@ def one_seed(seed: int, extra: list[str]) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--json", type=Path, help="also save every seed's records here")
+    parser.add_argument("--json", type=Path, default=config.OUTPUT_DIR / "original_method.json",
+                        help="where to save every seed's records (the README's table reads them)")
     args, extra = parser.parse_known_args(argv)
     runs = []
     print("seed | baseline | rounds (test accuracy) | final | gain | rejected | minutes")
@@ -52,8 +57,8 @@ def main(argv=None) -> int:
     print(f"gain over each seed's own baseline: mean {statistics.mean(gains):+.2f} ± {spread:.2f} points "
           f"(std over {len(gains)} seeds); above the baseline on {sum(g > 0 for g in gains)} of {len(gains)}; "
           f"{statistics.mean(r['total_seconds'] for r in runs) / 60:.1f} min a run")
-    if args.json:
-        args.json.write_text(json.dumps(runs, indent=1))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(runs, indent=1))
     return 0
 
 

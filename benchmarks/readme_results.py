@@ -19,6 +19,7 @@ from helpers import config
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BOARD_START, BOARD_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+SEEDS_START, SEEDS_END = "<!-- seeds:start -->", "<!-- seeds:end -->"
 
 
 def table(metrics: dict, notebook_01: dict | None) -> str:
@@ -62,6 +63,33 @@ def leaderboard(saved: dict) -> str:
     return "\n".join(rows)
 
 
+def seeds_table(runs: list[dict]) -> str:
+    """The default script on several seeds (benchmarks/original_method.py): one row per seed."""
+    if any(r["config"].get("quick") for r in runs):
+        sys.exit("error: outputs/original_method.json comes from a quick-mode run; run the benchmark without PSEUDO_QUICK")
+    n_rounds = max(len(r["records"]) - 1 for r in runs)
+    rows = ["| seed | baseline | " + " | ".join(f"round {i}" for i in range(1, n_rounds + 1))
+            + " | gain | rounds rejected | time |", "|---:|---:|" + "---:|" * n_rounds + "---:|---:|---:|"]
+    gains = []
+    for r in runs:
+        accs = [rec["test_accuracy"] for rec in r["records"]]
+        rejected = [str(rec["round"]) for rec in r["records"][1:] if not rec.get("accepted", True)]
+        gains.append(100 * (accs[-1] - accs[0]))
+        rounds = [f"{a:.1%}" for a in accs[1:]] + ["–"] * (n_rounds - len(accs) + 1)
+        rows.append(f"| {r['seed']} | {accs[0]:.1%} | " + " | ".join(rounds)
+                    + f" | {gains[-1]:+.2f} | {', '.join(rejected) or 'none'} | {r['total_seconds'] / 60:.1f} min |")
+    mean = sum(gains) / len(gains)
+    std = (sum((g - mean) ** 2 for g in gains) / (len(gains) - 1)) ** 0.5 if len(gains) > 1 else 0.0
+    cfg = runs[0]["config"]
+    rows.append("")
+    rows.append(f"Gain over each seed's own baseline (each seed draws its own split): mean {mean:+.2f} ± "
+                f"{std:.2f} points over {len(gains)} seeds, above the baseline on {sum(g > 0 for g in gains)} "
+                f"of {len(gains)}; threshold {cfg['threshold']:g}, {cfg['rounds']} rounds of "
+                f"{cfg['round_budget']:g} baseline budget each, {'from scratch' if cfg['from_scratch'] else 'continued training'}, "
+                f"{cfg['precision']}.")
+    return "\n".join(rows)
+
+
 def _replace(body: str, start: str, end: str, text: str) -> str:
     if start not in body or end not in body:
         sys.exit(f"error: README.md has no {start} ... {end} block")
@@ -83,11 +111,18 @@ def main() -> None:
     if board is not None:
         print()
         print(board)
+    seeds_file = out / "original_method.json"
+    seeds = seeds_table(json.loads(seeds_file.read_text())) if seeds_file.exists() else None
+    if seeds is not None:
+        print()
+        print(seeds)
     if args.write:
         readme = config.PROJECT_ROOT / "README.md"
         body = _replace(readme.read_text(), START, END, text)
         if board is not None:
             body = _replace(body, BOARD_START, BOARD_END, board)
+        if seeds is not None:
+            body = _replace(body, SEEDS_START, SEEDS_END, seeds)
         readme.write_text(body)
 
 

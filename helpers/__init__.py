@@ -7,6 +7,6 @@ from .models import make_model
 from .pseudo import RoundRecord, SelfTrainResult, pseudo_label, select_confident, self_train
 from .course import course_data
 from .train import (CheckpointError, SupervisedStep, TrainStep, evaluate, fast_precision, fit, get_device,
-                    load_checkpoint, predict_logits, predict_proba, save_checkpoint, set_seed)
+                    load_checkpoint, predict_logits, predict_proba, prepare, save_checkpoint, set_seed)
 
 __version__ = "0.2.0"

@@ -136,15 +136,10 @@ class EnsembleRun:
 
 
 @dataclass(frozen=True)
-class TriTrainingRun:
+class TriTrainingRun(EnsembleRun):
     """Notebook 10: each of three models retrained on the labels the other two agree on."""
 
-    baseline: BaselineRun = field(default_factory=BaselineRun)
-    views: tuple[str, ...] = TEACHER_VIEWS
-    threshold: float = 0.9
     student_budget: float = RETRAIN_BUDGET
-    lr: float = 0.1
-    precision: str = PRECISION
 
 
 SPECS = (BaselineRun, OracleRun, SelfTrainingRun, CurriculumRun, SoftLabelsRun, FixMatchRun,

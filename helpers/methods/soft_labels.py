@@ -1,5 +1,5 @@
 """Soft pseudo-labels, mixup and a minimum of labelled images per batch (Arazo et al. 2019,
-arXiv 1905.13736): three guards against a network learning its own mistakes.
+arXiv 1908.02983): three guards against a network learning its own mistakes.
 
 ``SoftMixupStep`` is the training step (soft targets, mixup, re-made targets after each
 epoch); ``min_labeled_batches`` is the batch order; ``helpers.train.fit`` only loops.
