@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(split.unlabeled)} unlabelled, "
           f"{len(data.y_test)} test images; device: {h.get_device()}; quick mode: {config.QUICK}")
     x_unlabeled = data.x_train[split.unlabeled]
-    y_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
+    y_unlabeled_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
     x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
 
     # Step 1: train on the labelled images.
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict:
         x_labeled, y_labeled, x_unlabeled, model, threshold=args.threshold, rounds=args.rounds,
         round_steps=round(args.round_budget * args.epochs * math.ceil(len(y_labeled) / 128)),
         from_scratch=args.from_scratch, guard=None if args.guard < 0 else args.guard,
-        test=(data.x_test, data.y_test), y_unlabeled_hidden=y_hidden, precision=args.precision,
+        test=(data.x_test, data.y_test), y_unlabeled_hidden=y_unlabeled_hidden, precision=args.precision,
         seed=args.seed, progress=not args.no_progress)
     result.records[0].seconds, result.records[0].history = baseline_seconds, history
 
@@ -122,15 +122,17 @@ def run(args: argparse.Namespace) -> dict:
     # Confidence of the last model on the unlabelled pool, split by right and wrong.
     probs = h.predict_proba(result.model, x_unlabeled)
     max_probs, pseudo_labels = h.pseudo_label(probs)
-    ax = plots.confidence_histogram(max_probs, pseudo_labels == y_hidden, threshold=args.threshold,
+    ax = plots.confidence_histogram(max_probs, pseudo_labels == y_unlabeled_hidden, threshold=args.threshold,
                                     title="Confidence of the final model on the unlabelled pool")
     plots.save_figure(ax.figure, out / "confidence_histogram.png")
     accs = [r.test_accuracy for r in result.records]  # a rejected round keeps the previous model's
-    ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, baseline=accs[0])
+    ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, baseline=accs[0],
+                                  n_test=len(data.y_test),
+                                  title=f"Accuracy against rounds (seed {args.seed}; bars: one standard error)")
     plots.save_figure(ax.figure, out / "accuracy_vs_rounds.png")
     print(f"final test accuracy {accs[-1]:.4f} (baseline {accs[0]:.4f}, "
           f"{100 * (accs[-1] - accs[0]):+.1f} points); pseudo-label accuracy of the final model "
-          f"{accuracy(pseudo_labels, y_hidden):.4f}; {metrics['total_seconds']:.0f} s in all")
+          f"{accuracy(pseudo_labels, y_unlabeled_hidden):.4f}; {metrics['total_seconds']:.0f} s in all")
     print(f"saved final_model.pt, metrics.json, confidence_histogram.png, accuracy_vs_rounds.png in {out}")
     return metrics
 

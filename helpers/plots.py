@@ -78,15 +78,25 @@ def confidence_histogram(max_probs: torch.Tensor, correct: torch.Tensor | None =
 
 def accuracy_vs_rounds(series: dict[str, Sequence[float]], baseline: float | None = None,
                        oracle: float | None = None, ax=None, ylabel: str = "test accuracy",
-                       title: str = "Accuracy against rounds") -> plt.Axes:
-    """One line per series (value per round, round 0 = baseline), with reference lines."""
+                       title: str = "Accuracy against rounds", n_test: int | None = None,
+                       min_span: float = 0.10) -> plt.Axes:
+    """One line per series (value per round, round 0 = baseline), with reference lines.
+
+    With ``n_test`` each point carries its binomial standard error. The y-axis spans at least
+    ``min_span`` (10 points), so that a change of a point does not look like a climb.
+    """
     ax = _axes(ax)
     for label, values in series.items():
-        ax.plot(range(len(values)), values, marker="o", label=label)
+        errors = None if n_test is None else [(v * (1 - v) / n_test) ** 0.5 for v in values]
+        ax.errorbar(range(len(values)), values, yerr=errors, marker="o", capsize=3, label=label)
     if baseline is not None:
         ax.axhline(baseline, color=BASELINE, ls="--", label=f"baseline, 2,000 labels ({baseline:.1%})")
     if oracle is not None:
         ax.axhline(oracle, color=ORACLE, ls=":", label=f"oracle, all labels ({oracle:.1%})")
+    shown = [v for values in series.values() for v in values] + [v for v in (baseline, oracle) if v is not None]
+    low, high = min(shown) - 0.01, max(shown) + 0.01
+    pad = max(0.0, min_span - (high - low)) / 2
+    ax.set_ylim(low - pad, high + pad)
     ax.set_xlabel("round (0 = supervised baseline)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

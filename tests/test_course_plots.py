@@ -44,6 +44,16 @@ def test_every_plot_has_a_title_and_axis_labels():
     plt.close("all")
 
 
+def test_accuracy_against_rounds_does_not_magnify_a_small_change():
+    # A 0.7-point change drawn on an axis at least 10 points tall, with one standard error per point.
+    ax = plots.accuracy_vs_rounds({"t=0.9": [0.803, 0.805, 0.81]}, baseline=0.803, n_test=2000)
+    low, high = ax.get_ylim()
+    assert high - low >= 0.10 - 1e-9 and low < 0.803 < 0.81 < high
+    wide = plots.accuracy_vs_rounds({"t=0.9": [0.55, 0.80, 0.84]}, baseline=0.55, oracle=0.86)
+    assert wide.get_ylim()[0] < 0.55 and wide.get_ylim()[1] > 0.86  # a wider range is shown whole
+    plt.close("all")
+
+
 def test_saved_figure_is_a_png_written_atomically(tmp_path):
     ax = plots.confidence_histogram(torch.rand(50) / 2 + 0.5)
     path = plots.save_figure(ax.figure, tmp_path / "hist.png")
