@@ -2,6 +2,7 @@
 `import helpers` from anywhere, one quick-mode switch that never changes the split."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -95,3 +96,18 @@ def test_ci_runs_the_test_command_written_in_the_readme():
     assert "pytest" in command and "--nbval-lax" in command
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci and "setup.sh --install-only" in ci
+
+
+def test_stored_notebooks_hold_no_errors_absolute_paths_or_unfinished_progress_bars():
+    # A reader opening a notebook sees its stored outputs: no tracebacks, no machine's paths, and
+    # no progress bar frozen at its first state (a widget's plain-text fallback reads "0%|").
+    bar = re.compile(r"(?<!10)0%\|")
+    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []):
+                text = json.dumps(out)
+                assert out.get("output_type") != "error", f"{path.name}: a stored error"
+                assert "/work/" not in text and "/tmp/" not in text, f"{path.name}: an absolute path"
+                plain = "".join(out.get("data", {}).get("text/plain", "")) + "".join(out.get("text", ""))
+                assert not bar.search(plain), f"{path.name}: an unfinished progress bar"
