@@ -31,5 +31,6 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "cifar10-catdog"
 
 
 def pick(full, quick):
-    """``full`` normally, ``quick`` in quick mode: the one place run length is decided."""
+    """``full`` normally, ``quick`` in quick mode. Run lengths are decided with it in one place,
+    the run specs' defaults (``helpers/specs.py``)."""
     return quick if QUICK else full

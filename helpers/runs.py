@@ -277,7 +277,7 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = ()) -> list[di
     base, data = baseline(base_spec), data_for(base_spec)
     budget = baseline_steps(base_spec)
     oracles = [("oracle (all labels)", OracleRun(seed=seed))]
-    oracles += [(f"oracle, {b} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget)))
+    oracles += [(f"oracle, {b:g} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget)))
                 for b in oracle_budgets]
     rows = [("baseline", "01", base, [])] + [(name, "01", oracle(spec), []) for name, spec in oracles]
     for name, notebook, spec in LEADERBOARD:

@@ -54,3 +54,24 @@ def test_readme_table_marks_a_round_the_guard_rejected():
     rejected = table(_metrics(accepted=False), None).splitlines()
     assert rejected[3].startswith("| round 1, threshold 0.9 (rejected by the guard) |")
     assert "+0.0 points" in rejected[-1]
+
+
+def test_oracle_budget_benchmark_prints_one_row_per_budget_with_its_change(toy_runs, capsys):
+    from benchmarks import oracle_budget
+    oracle_budget.main(["--epochs", "2", "1"])
+    rows = [l for l in capsys.readouterr().out.splitlines() if re.match(r"^\s+\d+ \|", l)]
+    assert [int(r.split("|")[0]) for r in rows] == [1, 2]          # sorted by budget
+    assert rows[0].split("|")[3].strip() == "" and re.match(r"^\s+[+-]\d+\.\d\s*$", rows[1].split("|")[3])
+    assert len(list(toy_runs.glob("oracle-*.json"))) == 2
+
+
+def test_seeds_table_reports_the_mean_gain_and_every_seed():
+    from benchmarks.readme_results import seeds_table
+    def seed_run(seed, base, final):
+        return {"seed": seed, "total_seconds": 300.0,
+                "config": {"quick": False, "threshold": 0.9, "rounds": 1, "round_budget": 1.0,
+                           "from_scratch": False, "precision": "fp32"},
+                "records": [{"round": 0, "test_accuracy": base}, {"round": 1, "test_accuracy": final, "accepted": True}]}
+    text = seeds_table([seed_run(0, 0.80, 0.82), seed_run(1, 0.78, 0.77)])
+    assert "| 0 | 80.0% | 82.0% | +2.00 | none | 5.0 min |" in text
+    assert "mean +0.50 ± 2.12 points over 2 seeds, above the baseline on 1 of 2" in text
