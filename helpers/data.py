@@ -326,3 +326,14 @@ def split_train_val(indices: torch.Tensor, labels: torch.Tensor, n_val: int,
     val = _stratified_take(y, pool, n_val, np.random.default_rng(seed + 1))
     train = np.setdiff1d(pool, val)
     return torch.from_numpy(train), torch.from_numpy(val)
+
+
+def random_per_class(labels: torch.Tensor, k: int, seed: int = config.SEED) -> torch.Tensor:
+    """Indices of ``k`` images of each class (fewer where a class has fewer), drawn at random with
+    a seeded generator, class by class. For galleries and examples: the pool is stored cats first,
+    so its first ``k`` images would all be cats."""
+    generator = torch.Generator().manual_seed(seed)
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    members = [(labels == c).nonzero().squeeze(1) for c in range(num_classes)]
+    picks = [m[torch.randperm(len(m), generator=generator)[:k]] for m in members]
+    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)

@@ -301,3 +301,37 @@ def _pool_accuracy(result: dict, data: CourseData) -> float:
     if "pool_accuracy" in result:
         return result["pool_accuracy"]
     return accuracy(predict_proba(result["model"], data.x_unlabeled).argmax(1), data.y_unlabeled_hidden)
+
+
+def compare_seeds(methods: dict, seeds=None) -> list[dict]:
+    """Each named spec run with every seed on the same split, against each seed's own baseline.
+
+    One row per method: its test accuracy per seed, their mean and standard deviation, and the
+    paired difference (that seed's accuracy minus that seed's baseline's), as a mean, a standard
+    deviation and per seed. ``seeds`` defaults to the leaderboard's (three in full mode), so the
+    runs are the ones notebook 11 collects and are trained once for both."""
+    from .metrics import mean_std, paired_difference
+    from .specs import LEADERBOARD_SEEDS
+    seeds = list(LEADERBOARD_SEEDS if seeds is None else seeds)
+    base = {s: baseline(with_seed(BaselineRun(), s))["test_accuracy"] for s in seeds}
+    rows = []
+    for name, spec in methods.items():
+        acc = {s: run(with_seed(spec, s))["test_accuracy"] for s in seeds}
+        mean, std = mean_std(acc.values())
+        gain, gain_std, gains = paired_difference(acc, base)
+        rows.append({"method": name, "seeds": seeds, "per_seed": acc, "mean": mean, "std": std,
+                     "gain": gain, "gain_std": gain_std, "gains": gains,
+                     "same_sign": len(seeds) > 1 and (all(g > 0 for g in gains) or all(g < 0 for g in gains))})
+    return rows
+
+
+def show_comparison(rows: list[dict]) -> None:
+    """Print ``compare_seeds``'s rows: mean ± std, the paired gain and each seed's gain, in points."""
+    seeds = rows[0]["seeds"]
+    print(f"{'method':<36}{'test accuracy':>16}{'vs own baseline':>18}   per seed ({', '.join(map(str, seeds))})")
+    for r in rows:
+        verdict = ("same sign on every seed" if r["same_sign"] else
+                   "one seed: cannot tell" if len(seeds) == 1 else "mixed signs: within noise")
+        print(f"{r['method']:<36}{r['mean']:>9.1%} ± {r['std']:.1%}{100 * r['gain']:>+11.2f} ± {100 * r['gain_std']:.2f}"
+              f"   {' '.join(f'{100 * g:+.2f}' for g in r['gains'])}  ({verdict})")
+    print("vs own baseline: each seed's test accuracy minus its own baseline's, in points (mean ± std over seeds)")

@@ -75,3 +75,22 @@ def test_seeds_table_reports_the_mean_gain_and_every_seed():
     text = seeds_table([seed_run(0, 0.80, 0.82), seed_run(1, 0.78, 0.77)])
     assert "| 0 | 80.0% | 82.0% | +2.00 | none | 5.0 min |" in text
     assert "mean +0.50 ± 2.12 points over 2 seeds, above the baseline on 1 of 2" in text
+
+
+def test_leaderboard_table_ranks_methods_and_shows_each_seed():
+    from benchmarks.readme_results import leaderboard
+    def summary(method, acc, gain, pool):
+        return {"method": method, "notebook": "01", "test_accuracy": acc, "test_accuracy_std": 0.01,
+                "paired_gain": gain, "paired_gain_std": 0.005, "pool_accuracy": pool, "budgets": 4.0,
+                "precision": "fp32", "seconds": 120.0}
+    rows = [{"method": m, "seed": s, "test_accuracy": a} for m, per in
+            (("baseline", (0.78, 0.80)), ("self-training", (0.80, 0.81))) for s, a in enumerate(per)]
+    saved = {"config": {"quick": False, "seeds": [0, 1], "n_labeled": 2000},
+             "results": {"rows": rows, "summary": [summary("baseline", 0.79, 0.0, None),
+                                                    summary("self-training", 0.805, 0.015, 0.84)]}}
+    text = leaderboard(saved).splitlines()
+    assert text[2].startswith("| self-training |") and text[3].startswith("| baseline |")  # ranked
+    assert "| +1.50 ± 0.50 | 80.0 / 81.0 | 84.0% | 4.0 | 120 s |" in text[2]
+    assert "| – |" in text[3] and "fp32 for every row" in text[-1]
+    with pytest.raises(SystemExit):
+        leaderboard({**saved, "config": {**saved["config"], "quick": True}})

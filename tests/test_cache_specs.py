@@ -116,7 +116,7 @@ def test_the_kind_is_part_of_the_key():
 
 def test_a_method_spec_takes_its_seed_from_its_baseline():
     spec = specs.with_seed(specs.SelfTrainingRun(), 5)
-    assert spec.baseline.seed == 5 and specs.seed_of(spec) == 5
+    assert spec.baseline.seed == 5 and specs.specs.seed_of(spec) == 5
     assert specs.with_seed(specs.BaselineRun(), 5) == specs.BaselineRun(seed=5)
     ensemble = specs.with_seed(specs.EnsembleRun(), 2)
     teachers = specs.teacher_specs(ensemble)
@@ -311,3 +311,22 @@ def test_the_same_spec_gives_the_same_numbers(spec, tmp_path, monkeypatch, capsy
     if isinstance(spec, specs.BaselineRun):  # and another seed gives other numbers: the check can fail
         other = _run_in(tmp_path / "other", specs.with_seed(spec, 1), monkeypatch, capsys)
         assert not _same_weights(first["model"], other["model"])
+
+
+# ---------------------------------------------------------------- comparisons over seeds
+def test_compare_seeds_pairs_each_seed_with_its_own_baseline(monkeypatch, capsys):
+    base_acc = {0: 0.80, 1: 0.70, 2: 0.75}
+    gains = {0: 0.02, 1: 0.01, 2: -0.01}
+    monkeypatch.setattr(runs, "baseline", lambda spec: {"test_accuracy": base_acc[spec.seed]})
+    monkeypatch.setattr(runs, "run", lambda spec: {"test_accuracy": base_acc[specs.seed_of(spec)] + gains[specs.seed_of(spec)]})
+    (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
+    assert row["gains"] == pytest.approx([0.02, 0.01, -0.01])
+    assert row["gain"] == pytest.approx(0.02 / 3)
+    assert row["gain_std"] == pytest.approx(0.015275, abs=1e-5)
+    assert row["mean"] == pytest.approx((0.82 + 0.71 + 0.74) / 3)  # the unpaired mean, with the seeds' spread
+    assert row["std"] > row["gain_std"] and not row["same_sign"]  # pairing removes the seeds' spread
+    runs.show_comparison([row])
+    assert "mixed signs: within noise" in capsys.readouterr().out
+    gains[2] = 0.03
+    (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
+    assert row["same_sign"] and row["gain"] == pytest.approx(0.02)

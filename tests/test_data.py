@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import helpers.data as data_module
-from helpers import DataError, config, load_cats_dogs, load_image_folder, split_labeled_unlabeled, split_train_val
+from helpers import (DataError, config, load_cats_dogs, load_image_folder, random_per_class, split_labeled_unlabeled,
+                     split_train_val)
 from conftest import write_image
 
 
@@ -224,3 +225,15 @@ def test_explicit_image_folder_of_any_size(tmp_path, isolated_data):
             write_image(root / split / label / "0.png", np.full((50, 70, 3), value))
     loaded = load_cats_dogs(root)
     assert loaded.x_train.shape == (2, 3, 32, 32) and loaded.classes == ("cat", "dog")
+
+
+# ---------------------------------------------------------------- galleries
+def test_random_per_class_draws_k_of_each_class_not_the_first_ones():
+    labels = torch.tensor([0] * 50 + [1] * 50)  # stored cats first, as the pool is
+    idx = random_per_class(labels, 4, seed=0)
+    assert torch.bincount(labels[idx], minlength=2).tolist() == [4, 4]
+    assert len(set(idx.tolist())) == 8
+    assert idx[:4].tolist() != [0, 1, 2, 3]  # at random, not the first four
+    assert torch.equal(idx, random_per_class(labels, 4, seed=0))       # the same seed, the same draw
+    assert not torch.equal(idx, random_per_class(labels, 4, seed=1))
+    assert torch.bincount(labels[random_per_class(labels[:53], 8)], minlength=2).tolist() == [8, 3]  # a small class
