@@ -116,7 +116,7 @@ def test_the_kind_is_part_of_the_key():
 
 def test_a_method_spec_takes_its_seed_from_its_baseline():
     spec = specs.with_seed(specs.SelfTrainingRun(), 5)
-    assert spec.baseline.seed == 5 and specs.specs.seed_of(spec) == 5
+    assert spec.baseline.seed == 5 and specs.seed_of(spec) == 5
     assert specs.with_seed(specs.BaselineRun(), 5) == specs.BaselineRun(seed=5)
     ensemble = specs.with_seed(specs.EnsembleRun(), 2)
     teachers = specs.teacher_specs(ensemble)

@@ -60,19 +60,3 @@ def test_saved_figure_is_a_png_written_atomically(tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in tmp_path.iterdir()] == ["hist.png"]
     plt.close("all")
-
-
-def test_readme_leaderboard_is_generated_from_the_results_file():
-    from benchmarks.readme_results import leaderboard
-
-    summary = [{"method": m, "notebook": nb, "seeds": 3, "test_accuracy": acc, "test_accuracy_std": 0.004,
-                "pseudo_label_accuracy": pl, "seconds": sec}
-               for m, nb, acc, pl, sec in [("baseline", "01", 0.80, None, 35), ("oracle (all labels)", "01", 0.84, None, 70),
-                                           ("FixMatch, threshold 0.95", "08", 0.815, 0.92, 130)]]
-    text = leaderboard({"config": {"quick": False, "seeds": [0, 1, 2], "n_labeled": 2000},
-                        "results": {"summary": summary}})
-    lines = text.splitlines()
-    assert lines[2].startswith("| oracle") and lines[3].startswith("| FixMatch")  # best first
-    assert "| 81.5% ± 0.4% | -2.5 | 92.0% | 130 s |" in lines[3]
-    with pytest.raises(SystemExit, match="quick-mode"):
-        leaderboard({"config": {"quick": True, "seeds": [0], "n_labeled": 2000}, "results": {"summary": summary}})
