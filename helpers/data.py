@@ -68,7 +68,7 @@ def _list_image_folder(root: Path) -> tuple[list[str], list[tuple[Path, int]], l
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise DataError(f"{root} has no class subfolders. Put the images of each class in its "
-                        "own subfolder, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg.")
+                        f"own subfolder, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg.")
     files, skipped = [], []
     for label, name in enumerate(classes):
         for path in sorted((root / name).rglob("*")):

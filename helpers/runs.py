@@ -30,7 +30,7 @@ from .metrics import accuracy
 from .models import make_model
 from .pseudo import pseudo_label, self_train
 from .specs import (BaselineRun, with_seed, CurriculumRun, EnsembleRun, FixMatchRun, OracleRun, SelfTrainingRun,
-                    SoftLabelsRun, TriTrainingRun, TEACHER_SEED_STRIDE, teacher_specs)
+                    SoftLabelsRun, TriTrainingRun, RETRY_SEED_STRIDE, TEACHER_SEED_STRIDE, teacher_specs)
 from .train import SupervisedStep, evaluate, fit, predict_proba
 
 PSEUDO_LABEL_ACCURACY = ("share of the pseudo-labels a method trained on that match the hidden truth, "
@@ -190,15 +190,33 @@ def teachers(spec: EnsembleRun | TriTrainingRun = EnsembleRun()) -> list[dict]:
     return [baseline(s) for s in teacher_specs(spec)]
 
 
-def _student(data: CourseData, mask, pseudo_labels, spec, seed: int) -> tuple[nn.Module, int]:
-    """A fresh model trained on labelled + kept pseudo-labelled images; returns it and its steps."""
+def _student(data: CourseData, mask, pseudo_labels, spec, seed: int, reference: float) -> tuple[nn.Module, int, list]:
+    """A fresh model trained on labelled + kept pseudo-labelled images; returns it, its steps and
+    its attempts. The guard of self-training's rounds: a student whose accuracy on the labelled
+    images falls more than ``spec.guard`` below ``reference`` (the baseline's) failed to train;
+    the log says so and it is retrained from another initialisation, up to ``spec.retries``
+    times. The steps count every attempt; if all fail, the best attempt is kept and marked."""
     x = torch.cat([data.x_labeled, data.x_unlabeled[mask]])
     y = torch.cat([data.y_labeled, pseudo_labels[mask]])
     steps = round(spec.student_budget * baseline_steps(spec.baseline))
-    student = make_model(len(data.classes), spec.baseline.width, seed=seed)
-    history = fit(student, x, y, epochs=max(1, round(steps / math.ceil(len(x) / 128))), lr=spec.lr, seed=seed,
-                  precision=spec.precision, progress=False, desc="student")
-    return student, history["steps"][-1]
+    attempts, total_steps, best = [], 0, None
+    for attempt in range(spec.retries + 1):
+        init = seed + RETRY_SEED_STRIDE * attempt
+        student = make_model(len(data.classes), spec.baseline.width, seed=init)
+        history = fit(student, x, y, epochs=max(1, round(steps / math.ceil(len(x) / 128))), lr=spec.lr, seed=init,
+                      precision=spec.precision, progress=False, desc="student")
+        total_steps += history["steps"][-1]
+        labeled_acc = evaluate(student, data.x_labeled, data.y_labeled)
+        accepted = spec.guard is None or labeled_acc >= reference - spec.guard
+        attempts.append({"seed": init, "labeled_accuracy": labeled_acc, "accepted": accepted})
+        if best is None or labeled_acc > best[1]:
+            best = (student, labeled_acc)
+        if accepted:
+            return student, total_steps, attempts
+        print(f"student (seed {init}) rejected by the guard: labelled accuracy {labeled_acc:.4f}, more than "
+              f"{spec.guard} below the baseline's {reference:.4f}"
+              + ("; retraining from another initialisation" if attempt < spec.retries else "; keeping the best attempt"))
+    return best[0], total_steps, attempts
 
 
 def ensemble(spec: EnsembleRun = EnsembleRun()) -> dict:
@@ -211,8 +229,10 @@ def ensemble(spec: EnsembleRun = EnsembleRun()) -> dict:
         probs = [predict_proba(m, data.x_unlabeled) for m in models]
         max_probs, pseudo_labels = torch.stack(probs).mean(0).max(1)
         mask = agree(probs) & (max_probs > spec.threshold)
-        student, steps = _student(data, mask, pseudo_labels, spec, spec.baseline.seed)
-        return {**_graded(student, data), "steps": steps, "mask": mask, "pseudo_labels": pseudo_labels,
+        reference = evaluate(models[0], data.x_labeled, data.y_labeled)  # the baseline's
+        student, steps, attempts = _student(data, mask, pseudo_labels, spec, spec.baseline.seed, reference)
+        return {**_graded(student, data), "steps": steps, "attempts": attempts, "mask": mask,
+                "pseudo_labels": pseudo_labels,
                 "pseudo_label_accuracy": accuracy(pseudo_labels[mask], data.y_unlabeled_hidden[mask]),
                 "ensemble_test_accuracy": accuracy(ensemble_proba(models, data.x_test).argmax(1), data.y_test)}, student
     return get_or_run(spec, compute)
@@ -228,15 +248,18 @@ def tri_training(spec: TriTrainingRun = TriTrainingRun()) -> dict:
         data = data_for(spec)
         probs = [predict_proba(m, data.x_unlabeled) for m in models]
         masks, labels = zip(*(labels_from_others(probs, i, spec.threshold) for i in range(len(models))))
-        trained = [_student(data, m, l, spec, spec.baseline.seed + TEACHER_SEED_STRIDE * i) for i, (m, l) in enumerate(zip(masks, labels))]
-        students = [student for student, _ in trained]
+        reference = evaluate(models[0], data.x_labeled, data.y_labeled)  # the baseline's
+        trained = [_student(data, m, l, spec, spec.baseline.seed + TEACHER_SEED_STRIDE * i, reference)
+                   for i, (m, l) in enumerate(zip(masks, labels))]
+        students = [student for student, _, _ in trained]
         pool_probs = ensemble_proba(students, data.x_unlabeled)
         kept = torch.cat([l[m] for l, m in zip(labels, masks)])
         truth = torch.cat([data.y_unlabeled_hidden[m] for m in masks])
         return {"test_accuracy": accuracy(ensemble_proba(students, data.x_test).argmax(1), data.y_test),
                 "student_test_accuracies": [evaluate(s, data.x_test, data.y_test) for s in students],
                 "pool_probs": pool_probs, "pool_accuracy": accuracy(pool_probs.argmax(1), data.y_unlabeled_hidden),
-                "masks": list(masks), "pseudo_labels": list(labels), "steps": sum(n for _, n in trained),
+                "masks": list(masks), "pseudo_labels": list(labels), "steps": sum(n for _, n, _ in trained),
+                "attempts": [a for _, _, a in trained],
                 "pseudo_label_accuracy": accuracy(kept, truth)}, students[0]
     return get_or_run(spec, compute)
 

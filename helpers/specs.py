@@ -120,8 +120,10 @@ class FixMatchRun:
 # Notebook 10's committee: the baseline, a second seed of it, and one that sees strong views.
 TEACHER_VIEWS = ("weak", "weak", "strong")
 # Teacher i of seed s has seed s + TEACHER_SEED_STRIDE * i: the committees of seeds 0-999 share
-# no model, so seeds stay independent.
+# no model, so seeds stay independent. A student the guard rejects is retrained from seed
+# + RETRY_SEED_STRIDE * attempt (attempts 1-9 stay inside the seed's own block of 1000).
 TEACHER_SEED_STRIDE = 1000
+RETRY_SEED_STRIDE = 100
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class EnsembleRun:
     student_budget: float = STUDENT_BUDGET
     lr: float = 0.1
     precision: str = PRECISION
+    guard: float | None = 0.05        # retrain a student whose labelled accuracy falls more than
+    retries: int = 2                  # this far below the baseline's, from another initialisation
 
 
 @dataclass(frozen=True)
