@@ -26,11 +26,18 @@ Edit the defaults in the config block below, or override any of them on the comm
 go to the console. Set PSEUDO_QUICK=1 for a short run (fewer epochs and rounds, same data and split).
 Bad input stops the run with one line starting with "error:" and exit code 2, before any output
 is written.
+
+On several GPUs (or CPU processes), start a training run with torchrun, e.g.
+`torchrun --standalone --nproc_per_node=4 pseudo_labeling.py --labeled DIR --unlabeled DIR`: every
+batch is split between the processes (the same steps and schedule as one process) and the
+unlabelled pool's prediction too; only rank 0 prints and writes the outputs (helpers/distributed.py).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -174,20 +181,25 @@ def run(args: argparse.Namespace) -> dict:
     import matplotlib
     matplotlib.use("Agg")
     import helpers as h
-    from helpers import plots
+    from helpers import distributed, plots
     from helpers.metrics import accuracy
     from helpers.results import save_results
 
     started = time.perf_counter()
-    data = h.load_cats_dogs(args.data)
+    with distributed.main_first():  # under torchrun rank 0 decodes and caches, the others read the cache
+        data = h.load_cats_dogs(args.data)
     split = h.split_labeled_unlabeled(data.y_train, args.n_labeled, args.seed)
     print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(split.unlabeled)} unlabelled, "
-          f"{len(data.y_test)} test images; device: {h.get_device()}; quick mode: {config.QUICK}")
+          f"{len(data.y_test)} test images; device: {h.get_device()}{distributed.describe()}; "
+          f"quick mode: {config.QUICK}")
     x_unlabeled = data.x_train[split.unlabeled]
     y_unlabeled_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
     x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
     result = train_rounds(args, x_labeled, y_labeled, x_unlabeled, len(data.classes),
                           (data.x_test, data.y_test), y_unlabeled_hidden)
+    probs = h.predict_proba(result.model, x_unlabeled)  # by every process: under torchrun each predicts a slice
+    if not distributed.is_main():
+        return {}
 
     out = Path(args.output)
     saved_config = run_config(args, own=False)
@@ -197,7 +209,6 @@ def run(args: argparse.Namespace) -> dict:
     save_results(out / "metrics.json", metrics, saved_config)
 
     # Confidence of the last model on the unlabelled pool, split by right and wrong.
-    probs = h.predict_proba(result.model, x_unlabeled)
     max_probs, pseudo_labels = h.pseudo_label(probs)
     ax = plots.confidence_histogram(max_probs, pseudo_labels == y_unlabeled_hidden, threshold=args.threshold,
                                     title="Confidence of the final model on the unlabelled pool")
@@ -225,32 +236,36 @@ class Log:
         print(message, flush=True)
 
     def warn(self, message: str) -> None:
-        self.lines.append(f"warning: {message}")
-        print(self.lines[-1], file=sys.stderr, flush=True)
+        from helpers import distributed
 
-    def left_out(self, folder) -> None:
+        self.lines.append(f"warning: {message}")
+        if distributed.is_main():  # stdout is silenced on the other ranks, stderr is not
+            print(self.lines[-1], file=sys.stderr, flush=True)
+
+    def left_out(self, root, n_not_images: int, corrupt: list[str]) -> None:
         """Say what a folder's loading skipped: not an error, but the counts should not surprise."""
-        if folder.n_not_images:
-            self(f"skipped {folder.n_not_images} file(s) that are not images in {folder.root}")
-        if folder.corrupt:
-            self(f"skipped {len(folder.corrupt)} corrupt image(s) in {folder.root} (--skip-corrupt): "
-                 + ", ".join(folder.corrupt[:5]) + (" ..." if len(folder.corrupt) > 5 else ""))
+        if n_not_images:
+            self(f"skipped {n_not_images} file(s) that are not images in {root}")
+        if corrupt:
+            self(f"skipped {len(corrupt)} corrupt image(s) in {root} (--skip-corrupt): "
+                 + ", ".join(corrupt[:5]) + (" ..." if len(corrupt) > 5 else ""))
 
 
 def load_own_data(args: argparse.Namespace, log: Log):
     """Decode the folders (after checking that they fit in memory together) and choose what
     scores each round: the --test folder, or a held-out part of the labelled images."""
-    from helpers import own_data
+    from helpers import distributed, own_data
 
     flags = ["labeled", "unlabeled"] + (["test"] if args.test else [])
     listings = [own_data.list_folder(getattr(args, f), labeled=f != "unlabeled", what=f"--{f}") for f in flags]
     if args.test:
         own_data.check_same_classes(listings[0], listings[2])
     own_data.check_memory(listings, args.image_size)
-    folders = [own_data.load_folder(listing, args.image_size, skip_corrupt=args.skip_corrupt,
-                                    progress=not args.no_progress) for listing in listings]
+    with distributed.main_first():  # under torchrun rank 0 decodes and caches, the others read the cache
+        folders = [own_data.load_folder(listing, args.image_size, skip_corrupt=args.skip_corrupt,
+                                        progress=not args.no_progress) for listing in listings]
     for folder in folders:
-        log.left_out(folder)
+        log.left_out(folder.root, folder.n_not_images, folder.corrupt)
     labeled, unlabeled, test = folders[0], folders[1], (folders[2] if args.test else None)
     copies = own_data.duplicates(labeled, unlabeled)
     if copies:
@@ -274,14 +289,14 @@ def run_own(args: argparse.Namespace) -> dict:
     matplotlib.use("Agg")
     import helpers as h
     from helpers.io import atomic_write
-    from helpers import own_data, plots
+    from helpers import distributed, own_data, plots
     from helpers.results import save_results
 
     started, log = time.perf_counter(), Log()
     labeled, unlabeled, x_labeled, y_labeled, evaluation, scored_on = load_own_data(args, log)
     classes, held_out = list(labeled.classes), args.test is None
     log(f"data: {len(classes)} classes ({', '.join(classes)}), {len(y_labeled)} labelled images to train on, "
-        f"{len(unlabeled.paths)} unlabelled, at {args.image_size} px; device: {h.get_device()}")
+        f"{len(unlabeled.paths)} unlabelled, at {args.image_size} px; device: {h.get_device()}{distributed.describe()}")
     log(f"each round is scored on {scored_on}; the unlabelled images have no labels, "
         "so pseudo-label accuracy is n/a")
     # self_train calls its score "test accuracy"; on a held-out split that would claim too much.
@@ -302,6 +317,8 @@ def run_own(args: argparse.Namespace) -> dict:
         f"{metrics['n_selected_final']} of {len(probs)} unlabelled images above the threshold {args.threshold:g}; "
         f"pseudo-label accuracy n/a (no labels); {time.perf_counter() - started:.0f} s in all")
     metrics["total_seconds"] = time.perf_counter() - started
+    if not distributed.is_main():
+        return metrics
 
     saved_config = run_config(args, own=True)
     with own_data.staged_outputs(args.output) as stage:
@@ -324,9 +341,15 @@ def run_own(args: argparse.Namespace) -> dict:
 
 
 def predict(args: argparse.Namespace) -> None:
-    """Label a folder with a saved model: the columns of pseudo_labels.csv, no training."""
+    """Label a folder with a saved model: the columns of pseudo_labels.csv, no training.
+
+    The images are decoded and predicted a chunk at a time and their rows streamed to the CSV
+    (``own_data.decode_chunks``), so a folder of any size takes the memory of two chunks, not of
+    the folder; nothing is cached, since a folder is labelled once. The CSV appears only whole.
+    """
     import torch
-    from helpers import load_checkpoint, own_data, predict_proba, select_confident
+    from tqdm.auto import tqdm
+    from helpers import DataError, load_checkpoint, own_data, predict_proba, select_confident
     from helpers.io import check_writable_dir
 
     model, meta = load_checkpoint(args.model)  # torch.load(weights_only=True) inside
@@ -339,29 +362,62 @@ def predict(args: argparse.Namespace) -> None:
     check_writable_dir(out.parent)
     log = Log()
     listing, size = own_data.list_folder(args.images, labeled=False, what="--images"), int(meta.get("image_size", 32))
-    own_data.check_memory([listing], size)
-    images = own_data.load_folder(listing, size, skip_corrupt=args.skip_corrupt, progress=not args.no_progress)
-    log.left_out(images)
-    probs = predict_proba(model, images.x)
-    own_data.write_csv(out, own_data.csv_rows(images.paths, probs, classes, threshold))
-    n_selected = int(select_confident(probs.max(dim=1).values, threshold).sum())
-    log(f"labelled {len(probs)} images of {images.root}: {n_selected} above the threshold {threshold:g}; wrote {out}")
+    corrupt, counts = [], {"images": 0, "selected": 0}
+
+    def rows():
+        with tqdm(total=len(listing.files), desc="labelling", unit="image", disable=args.no_progress, delay=1,
+                  leave=False) as bar:
+            for chunk in own_data.decode_chunks(listing, size):
+                corrupt.extend(chunk["corrupt"])
+                if corrupt and not args.skip_corrupt:  # stop at the first chunk with one: no CSV is written
+                    raise own_data.corrupt_error(corrupt, "--images", listing.root)
+                if chunk["paths"]:
+                    probs = predict_proba(model, chunk["x"])
+                    counts["images"] += len(probs)
+                    counts["selected"] += int(select_confident(probs.max(dim=1).values, threshold).sum())
+                    yield from own_data.csv_rows(chunk["paths"], probs, classes, threshold)
+                bar.update(len(chunk["paths"]) + len(chunk["corrupt"]))
+        if not counts["images"]:
+            raise DataError(f"none of the images in --images {listing.root} can be decoded; check that they are images")
+
+    own_data.write_csv(out, rows())
+    log.left_out(listing.root, listing.n_not_images, corrupt)
+    log(f"labelled {counts['images']} images of {listing.root}: {counts['selected']} above the threshold "
+        f"{threshold:g}; wrote {out}")
+
+
+def train(args: argparse.Namespace) -> dict:
+    """A training run, in this process alone or, under torchrun, as one of several: the others
+    train and predict with it but print nothing (stdout goes to /dev/null) and write no file."""
+    from helpers import distributed
+
+    several = distributed.init()
+    quiet = several and not distributed.is_main()
+    args.no_progress = args.no_progress or quiet
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if quiet else sys.stdout):
+            return (run_own if args.labeled else run)(args)
+    finally:
+        distributed.close()
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    from helpers import CheckpointError, DataError
+    from helpers import CheckpointError, DataError, distributed
 
     try:
         if argv[:1] == ["predict"]:  # a subcommand, checked by hand so the original parser stays as it was
+            if distributed.requested():
+                raise ValueError("predict runs in one process; start it with python, not torchrun")
             predict(parse_predict_args(argv[1:]))
         else:
             args = parse_args(argv)
             validate(args)
-            (run_own if args.labeled else run)(args)
+            train(args)
     except (DataError, CheckpointError, ValueError, OSError) as err:
         message = " ".join(str(err).split())  # one line
-        print(f"error: {message}", file=sys.stderr)
+        if distributed.is_main():  # under torchrun every process meets the same bad input: one line is enough
+            print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -6,6 +6,12 @@ the user, so every image keeps its path (the CSV's ``path`` column) and a hash o
 ``helpers.data``'s cache, keyed by the files' fingerprint and the image size, so a second run
 on the same folders decodes nothing. The memory check runs before any decoding: a pool too big
 for memory is refused with its size and the fix, instead of the machine starting to swap.
+
+Labelling a folder with a saved model needs no pool in memory at all: ``decode_chunks`` hands
+out the images a few thousand at a time, so `pseudo_labeling.py predict` streams any number of
+them to its CSV with the memory of one chunk. Files are decoded by a pool of threads: Pillow lets
+go of the GIL while it decodes and resizes, so threads decode in parallel without the worker
+processes (and their copies of torch) that a DataLoader would start.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import io
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,9 @@ VAL_FRACTION = 0.1   # of each class, held out for validation when there is no -
 MEMORY_SHARE = 0.5   # decoded images may take this share of the available memory; training needs the rest
 CSV_COLUMNS = ("path", "pseudo_label", "confidence", "selected", "first_selected_round")
 RUN_FILES = ("final_model.pt", "metrics.json")  # their presence marks a folder that holds a run
+CHUNK_BYTES = 128 * 2 ** 20  # decoded images per chunk when labelling a folder (two are in memory at once)
+MAX_CHUNK = 4096             # images per chunk at most, however small they are
+DECODE_THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
@@ -139,26 +149,74 @@ def list_folder(path: str | os.PathLike, *, labeled: bool, what: str) -> Listing
     return Listing(root, what, classes, files, n_other)
 
 
-def _decode_all(root: Path, files: list[tuple[Path, int]], image_size: int, progress: bool) -> dict:
-    """Decode every file once, hashing the same bytes; unreadable files are listed, not raised,
+def _read(file: Path, image_size: int, hashed: bool) -> tuple[np.ndarray, str] | None:
+    """One file decoded (and the sha256 of its bytes when ``hashed``); None when unreadable."""
+    try:
+        raw = file.read_bytes()
+        return data._decode(io.BytesIO(raw), image_size), (hashlib.sha256(raw).hexdigest() if hashed else "")
+    except _UNREADABLE:
+        return None
+
+
+def _collect(root: Path, files: list[tuple[Path, int]], decoded, image_size: int) -> dict:
+    """Stack the decoded files into one uint8 tensor; unreadable files are listed, not raised,
     so that the cache also serves a later run with --skip-corrupt."""
     arrays, labels, paths, hashes, corrupt = [], [], [], [], []
-    bar = tqdm(files, desc=f"decoding {root.name}", unit="image", disable=not progress, delay=1, leave=False)
-    for file, label in bar:
+    for (file, label), result in zip(files, decoded):
         relative = file.relative_to(root).as_posix()
-        try:
-            raw = file.read_bytes()
-            arrays.append(data._decode(io.BytesIO(raw), image_size))
-        except _UNREADABLE:
+        if result is None:
             corrupt.append(relative)
             continue
+        arrays.append(result[0])
         labels.append(label)
         paths.append(relative)
-        hashes.append(hashlib.sha256(raw).hexdigest())
+        hashes.append(result[1])
     x = (torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays
          else torch.zeros(0, 3, image_size, image_size, dtype=torch.uint8))
     return {"x": x, "y": torch.tensor(labels, dtype=torch.int64), "paths": paths, "hashes": hashes,
             "corrupt": corrupt}
+
+
+def _decode_all(root: Path, files: list[tuple[Path, int]], image_size: int, progress: bool) -> dict:
+    """Decode every file once, in threads, hashing the same bytes."""
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        decoded = pool.map(lambda file: _read(file, image_size, True), [f for f, _ in files])
+        bar = tqdm(decoded, total=len(files), desc=f"decoding {root.name}", unit="image", disable=not progress,
+                   delay=1, leave=False)
+        return _collect(root, files, list(bar), image_size)
+
+
+def chunk_size(image_size: int) -> int:
+    """Images per chunk of ``decode_chunks``: ``CHUNK_BYTES`` of uint8 images, at most ``MAX_CHUNK``."""
+    return max(1, min(MAX_CHUNK, CHUNK_BYTES // (3 * image_size ** 2)))
+
+
+def decode_chunks(listing: Listing, image_size: int, chunk: int | None = None) -> Iterator[dict]:
+    """The listed images, decoded a chunk at a time (``x``, ``paths``, ``corrupt`` as ``_collect``
+    gives them, no hashes, no cache): the threads decode the next chunk while the caller works on
+    this one, and memory holds two chunks, never the folder."""
+    files, chunk = listing.files, chunk or chunk_size(image_size)
+    parts = [files[i:i + chunk] for i in range(0, len(files), chunk)]
+    pool = ThreadPoolExecutor(DECODE_THREADS)
+
+    def submit(k: int) -> list:
+        return [pool.submit(_read, file, image_size, False) for file, _ in parts[k]] if k < len(parts) else []
+    try:
+        ahead = submit(0)
+        for k, part in enumerate(parts):
+            current, ahead = ahead, submit(k + 1)  # queued behind this chunk's files: decoded while it is used
+            decoded = _collect(listing.root, part, [f.result() for f in current], image_size)
+            current = None  # the futures hold the chunk's arrays too; the stacked tensor is enough
+            yield decoded
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a caller that stops early leaves nothing running
+
+
+def corrupt_error(corrupt: Sequence[str], what: str, root: Path) -> DataError:
+    """The error for image files that cannot be decoded, naming the first few."""
+    names = ", ".join(corrupt[:5]) + (" ..." if len(corrupt) > 5 else "")
+    return DataError(f"{len(corrupt)} image file(s) in {what} {root} cannot be decoded: {names}; delete or "
+                     "replace them, or pass --skip-corrupt to leave them out")
 
 
 def load_folder(listing: Listing, image_size: int, *, skip_corrupt: bool = False, progress: bool = True) -> Folder:
@@ -173,9 +231,7 @@ def load_folder(listing: Listing, image_size: int, *, skip_corrupt: bool = False
         data._save_cache(cache_file, decoded)
     corrupt = list(decoded["corrupt"])
     if corrupt and not skip_corrupt:
-        names = ", ".join(corrupt[:5]) + (" ..." if len(corrupt) > 5 else "")
-        raise DataError(f"{len(corrupt)} image file(s) in {what} {root} cannot be decoded: {names}; delete or "
-                        "replace them, or pass --skip-corrupt to leave them out")
+        raise corrupt_error(corrupt, what, root)
     if len(decoded["paths"]) == 0:
         raise DataError(f"none of the images in {what} {root} can be decoded; check that they are images")
     y = decoded["y"] if labeled else None

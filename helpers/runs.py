@@ -190,38 +190,41 @@ def teachers(spec: EnsembleRun | TriTrainingRun = EnsembleRun()) -> list[dict]:
     return [baseline(s) for s in teacher_specs(spec)]
 
 
-def _student(data: CourseData, mask, pseudo_labels, spec, seed: int, reference: float) -> tuple[nn.Module, int, list]:
+def _student(data: CourseData, mask, pseudo_labels, spec, seed: int, reference: float,
+             fallback: nn.Module) -> tuple[nn.Module, int, list]:
     """A fresh model trained on labelled + kept pseudo-labelled images; returns it, its steps and
     its attempts. The guard of self-training's rounds: a student whose accuracy on the labelled
-    images falls more than ``spec.guard`` below ``reference`` (the baseline's) failed to train;
-    the log says so and it is retrained from another initialisation, up to ``spec.retries``
-    times. The steps count every attempt; if all fail, the best attempt is kept and marked."""
+    images falls more than ``spec.guard`` below ``reference`` (the baseline's) failed to train; the log says so
+    and it is retrained from another initialisation, up to ``spec.retries`` times. If every
+    attempt fails, the previous model (``fallback``: the model the student was to replace) is
+    kept, as self-training's guard keeps the previous round's. The steps count every attempt."""
     x = torch.cat([data.x_labeled, data.x_unlabeled[mask]])
     y = torch.cat([data.y_labeled, pseudo_labels[mask]])
     steps = round(spec.student_budget * baseline_steps(spec.baseline))
-    attempts, total_steps, best = [], 0, None
-    for attempt in range(spec.retries + 1):
+    attempts, total_steps = [], 0
+    for attempt in range(getattr(spec, "retries", 0) + 1):
         init = seed + RETRY_SEED_STRIDE * attempt
         student = make_model(len(data.classes), spec.baseline.width, seed=init)
         history = fit(student, x, y, epochs=max(1, round(steps / math.ceil(len(x) / 128))), lr=spec.lr, seed=init,
                       precision=spec.precision, progress=False, desc="student")
         total_steps += history["steps"][-1]
         labeled_acc = evaluate(student, data.x_labeled, data.y_labeled)
-        accepted = spec.guard is None or labeled_acc >= reference - spec.guard
+        guard = getattr(spec, "guard", None)  # tri-training's students have none (helpers.specs)
+        accepted = guard is None or labeled_acc >= reference - guard
         attempts.append({"seed": init, "labeled_accuracy": labeled_acc, "accepted": accepted})
-        if best is None or labeled_acc > best[1]:
-            best = (student, labeled_acc)
         if accepted:
             return student, total_steps, attempts
         print(f"student (seed {init}) rejected by the guard: labelled accuracy {labeled_acc:.4f}, more than "
-              f"{spec.guard} below the baseline's {reference:.4f}"
-              + ("; retraining from another initialisation" if attempt < spec.retries else "; keeping the best attempt"))
-    return best[0], total_steps, attempts
+              f"{guard} below the baseline's {reference:.4f}"
+              + ("; retraining from another initialisation" if attempt < spec.retries else
+                 "; every attempt failed, keeping the previous model"))
+    return fallback, total_steps, attempts
 
 
 def ensemble(spec: EnsembleRun = EnsembleRun()) -> dict:
     """Notebook 10: a student trained from scratch on the pseudo-labels the three teachers
-    agree on, their mean confidence above ``threshold``."""
+    agree on, their mean confidence above ``threshold``; guarded like self-training's rounds
+    (``_student``): a student that fails to train is retrained, and never replaces the baseline."""
     models = [t["model"] for t in teachers(spec)]
 
     def compute():
@@ -230,7 +233,7 @@ def ensemble(spec: EnsembleRun = EnsembleRun()) -> dict:
         max_probs, pseudo_labels = torch.stack(probs).mean(0).max(1)
         mask = agree(probs) & (max_probs > spec.threshold)
         reference = evaluate(models[0], data.x_labeled, data.y_labeled)  # the baseline's
-        student, steps, attempts = _student(data, mask, pseudo_labels, spec, spec.baseline.seed, reference)
+        student, steps, attempts = _student(data, mask, pseudo_labels, spec, spec.baseline.seed, reference, models[0])
         return {**_graded(student, data), "steps": steps, "attempts": attempts, "mask": mask,
                 "pseudo_labels": pseudo_labels,
                 "pseudo_label_accuracy": accuracy(pseudo_labels[mask], data.y_unlabeled_hidden[mask]),
@@ -249,7 +252,7 @@ def tri_training(spec: TriTrainingRun = TriTrainingRun()) -> dict:
         probs = [predict_proba(m, data.x_unlabeled) for m in models]
         masks, labels = zip(*(labels_from_others(probs, i, spec.threshold) for i in range(len(models))))
         reference = evaluate(models[0], data.x_labeled, data.y_labeled)  # the baseline's
-        trained = [_student(data, m, l, spec, spec.baseline.seed + TEACHER_SEED_STRIDE * i, reference)
+        trained = [_student(data, m, l, spec, spec.baseline.seed + TEACHER_SEED_STRIDE * i, reference, models[i])
                    for i, (m, l) in enumerate(zip(masks, labels))]
         students = [student for student, _, _ in trained]
         pool_probs = ensemble_proba(students, data.x_unlabeled)

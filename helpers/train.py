@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .augment import normalize, weak_augment
 from .io import atomic_write
 from .metrics import accuracy
@@ -120,17 +121,20 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     Each epoch: batches (a random permutation cut into ``batch_size`` pieces, or ``batches()``)
     -> ``step`` (default ``SupervisedStep``: augment, forward, loss) -> backward -> SGD with
     Nesterov momentum under a one-cycle learning rate. ``precision="bf16"`` runs the step in
-    bfloat16 autocast; the weights and the optimizer stay in float32.
+    bfloat16 autocast; the weights and the optimizer stay in float32. Under torchrun each process
+    takes its part of every batch and the gradients are averaged (``helpers.distributed``).
     """
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"need as many labels as images, and at least one (got {len(x)} images, {len(y)} labels)")
     _check_precision(precision)
     if seed is not None:
-        set_seed(seed)
+        set_seed(seed + distributed.rank())  # rank 0 (the only one without torchrun) keeps the seed
     device, step = get_device(), step or SupervisedStep()
     model.to(device).to(memory_format=torch.channels_last)
+    trained = distributed.wrap(model)  # the model itself, or DistributedDataParallel around it
     x, y = x.to(device), y.to(device)
-    next_batches = batches or (lambda: list(torch.randperm(len(x), device=device).split(batch_size)))
+    next_batches = distributed.split_batches(
+        batches or (lambda: list(torch.randperm(len(x), device=device).split(batch_size))))
     plan = next_batches()
     total_steps = epochs * len(plan)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
@@ -145,13 +149,14 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
         for batch in plan:
             batch = batch.to(device)
             with autocast(precision, device):
-                loss, n_correct = step(model, x[batch], y[batch])
+                loss, n_correct = step(trained, x[batch], y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             step.after_update(model)
             loss_sum, correct, seen = loss_sum + loss.item() * len(batch), correct + n_correct, seen + len(batch)
+        loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
         history["epoch"].append(epoch)
         history["steps"].append(epoch * len(plan))
         history["train_loss"].append(loss_sum / seen)
@@ -167,28 +172,43 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     return history
 
 
+PREDICT_BATCH = 1000  # images of 32 px a side per forward pass; fewer of larger images (same pixels)
+
+
+def predict_batch_size(x: torch.Tensor) -> int:
+    """Images per forward pass: ``PREDICT_BATCH`` up to 32 px, then as many as hold the same number
+    of pixels, so that a batch's activations (not the pool) set the memory at any image size."""
+    pixels = x.shape[-2] * x.shape[-1] if x.ndim == 4 else 32 * 32
+    return max(1, min(PREDICT_BATCH, PREDICT_BATCH * 32 * 32 // max(1, pixels)))
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = True) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = None, tta: bool = True) -> torch.Tensor:
     """Logits for uint8 images, batched, in eval mode, without gradients; returned on the CPU.
 
-    With ``tta`` (test-time augmentation) each image's logits are averaged with those of its
-    mirror image: a free two-view ensemble.
+    Memory is bounded by one batch, never by the pool: each batch is converted to float (and
+    mirrored) on its own; a float copy of a 50,000-image pool at 64 px would take 2.5 GB.
+    ``batch_size`` defaults to ``predict_batch_size(x)``. With ``tta`` (test-time augmentation)
+    each image's logits are averaged with those of its mirror image: a free two-view ensemble.
+    Under torchrun each process predicts its slice and all get every row, in order.
     """
-    device = get_device()
+    device, batch_size = get_device(), batch_size or predict_batch_size(x)
     was_training = model.training
     model.to(device).eval()
+    distributed.sync_buffers(model)
+    start, stop = distributed.shard(len(x))
     out = []
-    for i in range(0, len(x), batch_size):
-        xb = prepare(x[i:i + batch_size], device)
+    for i in range(start, stop, batch_size):
+        xb = prepare(x[i:min(i + batch_size, stop)], device)
         logits = model(xb)
         if tta:
             logits = (logits + model(xb.flip(3))) / 2
         out.append(logits.float().cpu())
     model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, 0)
+    return distributed.gather(torch.cat(out) if out else torch.empty(0, 0))
 
 
-def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = True) -> torch.Tensor:
+def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int | None = None, tta: bool = True) -> torch.Tensor:
     """Softmax probabilities, N x C, for uint8 images (see ``predict_logits``)."""
     return predict_logits(model, x, batch_size, tta).softmax(dim=1)
 

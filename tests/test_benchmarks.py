@@ -94,3 +94,21 @@ def test_leaderboard_table_ranks_methods_and_shows_each_seed():
     assert "| – |" in text[3] and "fp32 for every row" in text[-1]
     with pytest.raises(SystemExit):
         leaderboard({**saved, "config": {**saved["config"], "quick": True}})
+
+
+def test_predict_pool_benchmark_times_both_paths_and_compares_their_labels(tmp_path, monkeypatch, capsys):
+    import tempfile
+    from benchmarks import predict_pool
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    predict_pool.main(["--n", "64", "--size", "16", "--workers", "0", "1"])
+    out = capsys.readouterr().out
+    path = r"(pseudo_labeling\.py predict|Dataset \+ DataLoader, num_workers=\d) "
+    rows = [l for l in out.splitlines() if re.match(path, l)]
+    assert len(rows) == 3 and "num_workers=0" in rows[1] and "num_workers=1" in rows[2]
+    assert re.fullmatch(r"pseudo_labeling\.py predict\s+[\d.]+\s+-\s+\d+ \(\d+\)\s+-\s+-", rows[0])
+    for row, workers in zip(rows[1:], ("-", r"1 x \d+")):
+        match = re.search(rf"\s[\d.]+\s+[\d.]+x\s+\d+ \(\d+\)\s+{workers}\s+([\d.]+)%$", row)
+        assert match and float(match.group(1)) >= 95  # the same preprocessing gives the same labels
+    assert re.search(r"^goal: >= 1\.5x the fastest DataLoader \(num_workers=[01]\): [\d.]+x, (met|not met); "
+                     r"peak memory <= 2 GB: \d+ MB, (met|not met)$", out, re.M)
+    assert list(tmp_path.iterdir()) == []  # the images and CSVs went with the temporary folder

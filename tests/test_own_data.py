@@ -175,6 +175,51 @@ def test_predict_labels_the_same_files_as_the_final_model(trained, isolated):
     assert code == 2 and err.startswith("error: ") and "--overwrite" in err
 
 
+def test_chunks_decode_the_same_pixels_as_the_whole_folder(isolated):
+    listing = own_data.list_folder(make_unlabeled(isolated / "unlabeled"), labeled=False, what="--unlabeled")
+    whole = own_data.load_folder(listing, 16, progress=False)
+    chunks = list(own_data.decode_chunks(listing, 16, chunk=4))
+    assert [len(c["paths"]) for c in chunks] == [4, 4, 4, 3]
+    assert torch.equal(torch.cat([c["x"] for c in chunks]), whole.x)
+    assert [p for c in chunks for p in c["paths"]] == whole.paths
+    assert own_data.chunk_size(16) == own_data.MAX_CHUNK and own_data.chunk_size(256) < own_data.MAX_CHUNK
+
+
+def test_predict_streams_chunks_and_writes_what_one_pass_would(trained, isolated, monkeypatch):
+    model = trained["out"] / "final_model.pt"
+    code, _, err = call("predict", "--model", model, "--images", trained["unlabeled"], "--output",
+                        isolated / "one_pass.csv", "--no-progress")
+    assert code == 0, err
+    monkeypatch.setattr(own_data, "MAX_CHUNK", 4)  # 15 images: 4 + 4 + 4 + 3
+    sizes, real_chunks = [], own_data.decode_chunks
+    monkeypatch.setattr(own_data, "decode_chunks",
+                        lambda *a, **k: (sizes.append(len(c["paths"])) or c for c in real_chunks(*a, **k)))
+    code, out, err = call("predict", "--model", model, "--images", trained["unlabeled"], "--output",
+                          isolated / "chunks.csv", "--no-progress")
+    assert code == 0, err
+    assert sizes == [4, 4, 4, 3] and "labelled 15 images" in out
+    one_pass, chunked = read_csv(isolated / "one_pass.csv"), read_csv(isolated / "chunks.csv")
+    assert [r["path"] for r in chunked] == [r["path"] for r in one_pass]
+    for a, b in zip(chunked, one_pass):
+        assert a["pseudo_label"] == b["pseudo_label"] and abs(float(a["confidence"]) - float(b["confidence"])) <= 1e-4
+
+
+def test_predict_stops_at_a_corrupt_image_unless_told_to_skip_and_leaves_no_partial_csv(trained, isolated,
+                                                                                         monkeypatch):
+    images = shutil.copytree(trained["unlabeled"], isolated / "images")
+    (images / "zz_broken.png").write_bytes(b"\x89PNG this is not really a png")  # sorted last: in the last chunk
+    monkeypatch.setattr(own_data, "MAX_CHUNK", 4)
+    target, model = isolated / "predictions.csv", trained["out"] / "final_model.pt"
+    code, out, err = call("predict", "--model", model, "--images", images, "--output", target, "--no-progress")
+    assert code == 2 and err.startswith("error: 1 image file(s)") and "zz_broken.png" in err and "--skip-corrupt" in err
+    assert sorted(p.name for p in isolated.iterdir()) == ["images"]  # no CSV, no temporary file
+    code, out, err = call("predict", "--model", model, "--images", images, "--output", target, "--no-progress",
+                          "--skip-corrupt")
+    assert code == 0, err
+    assert "skipped 1 corrupt image(s)" in out and "zz_broken.png" in out
+    assert len(read_csv(target)) == len(image_files(trained["unlabeled"]))
+
+
 def test_predict_without_a_model_is_one_clear_line(tmp_path):
     code, _, err = call("predict", "--model", tmp_path / "missing.pt", "--images", tmp_path)
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: no checkpoint")

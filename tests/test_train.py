@@ -135,6 +135,24 @@ def test_predict_proba_is_a_distribution_and_leaves_training_mode_alone():
     assert torch.allclose(predict_proba(model, x, tta=False), predict_proba(model, x, batch_size=7, tta=False), atol=1e-6)
 
 
+def test_prediction_in_batches_matches_one_pass_and_never_holds_the_pool_as_floats(monkeypatch):
+    x, _ = toy_images()
+    model = make_model(width=4, seed=0)
+    whole = predict_proba(model, x, batch_size=len(x))  # TTA on: the mirror images are made per batch too
+    sizes = []
+    real_prepare = train_module.prepare
+    monkeypatch.setattr(train_module, "prepare", lambda xb, device: sizes.append(len(xb)) or real_prepare(xb, device))
+    in_batches = predict_proba(model, x, batch_size=10)
+    assert sizes == [10] * 6 + [4]  # only a batch at a time ever becomes float
+    torch.testing.assert_close(in_batches, whole, rtol=0, atol=1e-6)
+    assert torch.equal(in_batches.argmax(1), whole.argmax(1))
+
+
+def test_default_prediction_batch_holds_the_same_pixels_at_any_image_size():
+    sizes = {s: train_module.predict_batch_size(torch.zeros(1, 3, s, s, dtype=torch.uint8)) for s in (16, 32, 64, 256)}
+    assert sizes == {16: 1000, 32: 1000, 64: 250, 256: 15}  # 32 px and below: as before
+
+
 # ---------------------------------------------------------------- checkpoints
 def test_checkpoint_round_trip(tmp_path):
     x, y = toy_images()
