@@ -357,7 +357,9 @@ def show_comparison(rows: list[dict]) -> None:
     print(f"{'method':<36}{'test accuracy':>16}{'vs own baseline':>18}   per seed ({', '.join(map(str, seeds))})")
     for r in rows:
         verdict = ("same sign on every seed" if r["same_sign"] else
-                   "one seed: cannot tell" if len(seeds) == 1 else "mixed signs: within noise")
+                   "one seed: cannot tell" if len(seeds) == 1 else
+                   "none below, some exactly 0" if min(r["gains"]) == 0 else  # a guard that kept the baseline
+                   "none above, some exactly 0" if max(r["gains"]) == 0 else "mixed signs: within noise")
         print(f"{r['method']:<36}{r['mean']:>9.1%} ± {r['std']:.1%}{100 * r['gain']:>+11.2f} ± {100 * r['gain_std']:.2f}"
               f"   {' '.join(f'{100 * g:+.2f}' for g in r['gains'])}  ({verdict})")
     print("vs own baseline: each seed's test accuracy minus its own baseline's, in points (mean ± std over seeds)")

@@ -330,6 +330,10 @@ def test_compare_seeds_pairs_each_seed_with_its_own_baseline(monkeypatch, capsys
     gains[2] = 0.03
     (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
     assert row["same_sign"] and row["gain"] == pytest.approx(0.02)
+    gains[2] = 0.0  # a seed on which a guard kept the baseline: not a sign either way
+    (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
+    runs.show_comparison([row])
+    assert not row["same_sign"] and "none below, some exactly 0" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- the committee's student guard
