@@ -40,10 +40,15 @@ def init() -> bool:
     if not dist.is_initialized():
         backend = "gloo"
         if torch.cuda.is_available():
-            local_rank, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
-            if local_rank >= gpus:
-                raise ValueError(f"torchrun started more processes on this machine than it has GPUs ({gpus}); "
-                                 f"pass --nproc_per_node={gpus} or fewer")
+            # Every process checks the count (rank 0 too, which alone prints the error): a rank
+            # without a GPU of its own would otherwise leave the others waiting for it.
+            gpus = torch.cuda.device_count()
+            local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+            if local_processes > gpus:
+                raise ValueError(f"torchrun started {local_processes} processes on this machine, which has "
+                                 f"{gpus} GPU(s); pass --nproc_per_node={gpus} or fewer, or hide the GPUs "
+                                 f"(CUDA_VISIBLE_DEVICES=) to train on the CPU")
+            local_rank = int(os.environ.get("LOCAL_RANK", "0"))
             torch.cuda.set_device(local_rank)  # torch.device("cuda") now means this process's GPU
             backend = "nccl"
         dist.init_process_group(backend)

@@ -36,6 +36,24 @@ def test_predict_under_torchrun_is_refused_with_one_line(tmp_path, monkeypatch):
     assert code == 2 and err.count("\n") == 1 and "not torchrun" in err
 
 
+
+def test_more_processes_than_gpus_is_refused_by_rank_0_too(tmp_path, monkeypatch):
+    """torchrun with 2 processes on a 1-GPU machine: rank 0 (the one that prints) must see the
+    problem itself, before it waits for a rank that cannot join (seen on an H100 machine)."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    def must_not_join(*args, **kwargs):
+        raise AssertionError("joined the process group despite too few GPUs")
+    monkeypatch.setattr(dist, "init_process_group", must_not_join)
+    with pytest.raises(ValueError, match="2 processes on this machine, which has 1 GPU"):
+        distributed.init()
+    code, _, err = call("--labeled", tmp_path, "--unlabeled", tmp_path)  # the script: one line, exit 2
+    assert code == 2 and err.count("\n") == 1 and "--nproc_per_node=1" in err
+
 def _cannot_start() -> str | None:
     """Why torchrun could not start two gloo processes here, or None."""
     if not dist.is_available() or not dist.is_gloo_available():
@@ -55,7 +73,9 @@ def test_torchrun_with_two_processes_trains_and_labels_every_image_once(tmp_path
         pytest.skip(reason)
     labeled, unlabeled = make_labeled(tmp_path / "labeled"), make_unlabeled(tmp_path / "unlabeled")
     out = tmp_path / "out"
-    env = {**os.environ, "PSEUDO_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    # Two CPU processes (gloo) also on a machine with one GPU, where NCCL would need two.
+    env = {**os.environ, "PSEUDO_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1",
+           "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          str(ROOT / "pseudo_labeling.py"), "--labeled", labeled, "--unlabeled", unlabeled, "--output", out,
