@@ -34,6 +34,9 @@ def table(metrics: dict, notebook_01: dict | None) -> str:
         kept = "–" if r["round"] == 0 else f"{r['n_selected']:,} ({r['pseudo_label_accuracy']:.1%})"
         rows.append(f"| {name} | {r['n_train']:,} | {kept} | {r['test_accuracy']:.1%} | {r['seconds']:.0f} s |")
     if notebook_01 is not None:
+        if notebook_01["config"].get("quick"):
+            sys.exit("error: outputs/01_baseline.json comes from a quick-mode run; run notebook 01 without PSEUDO_QUICK")
+        notebook_01 = notebook_01["results"]
         rows.append(f"| oracle (all 10,000 true labels, notebook 01) | 10,000 | – | {notebook_01['oracle_accuracy']:.1%} | – |")
     gain = res["records"][-1]["test_accuracy"] - res["records"][0]["test_accuracy"]
     rows.append("")
@@ -109,7 +112,7 @@ def main() -> None:
     out = Path(config.OUTPUT_DIR)
     metrics = json.loads((out / "metrics.json").read_text())
     nb01 = out / "01_baseline.json"
-    notebook_01 = json.loads(nb01.read_text())["results"] if nb01.exists() else None
+    notebook_01 = json.loads(nb01.read_text()) if nb01.exists() else None
     text = table(metrics, notebook_01)
     print(text)
     board_file = out / "leaderboard.json"

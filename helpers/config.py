@@ -2,7 +2,8 @@
 
 Quick mode (``PSEUDO_QUICK=1``) shortens training - fewer epochs and rounds - for CI and
 for a first pass through the notebooks. It never changes the data, the split or its size,
-so every count a notebook prints is the same in both modes.
+so every count a notebook prints is the same in both modes. It saves under ``outputs/quick/``,
+so a quick run never replaces a full run's results (the README and the notebooks cite those).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _project_root() -> Path:
 
 PROJECT_ROOT = Path(os.environ.get("PSEUDO_HOME", _project_root())).resolve()
 DATA_DIR = Path(os.environ.get("PSEUDO_DATA_DIR", PROJECT_ROOT / "data")).resolve()
-OUTPUT_DIR = Path(os.environ.get("PSEUDO_OUTPUT_DIR", PROJECT_ROOT / "outputs")).resolve()
+_OUTPUTS = Path(os.environ.get("PSEUDO_OUTPUT_DIR", PROJECT_ROOT / "outputs")).resolve()
+OUTPUT_DIR = _OUTPUTS / "quick" if QUICK else _OUTPUTS
 # Read-only images for development and CI, beside the checkout (never committed).
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "cifar10-catdog"
 

@@ -47,7 +47,7 @@ def _metrics(accepted: bool) -> dict:
 
 
 def test_readme_table_marks_a_round_the_guard_rejected():
-    lines = table(_metrics(accepted=True), {"oracle_accuracy": 0.85}).splitlines()
+    lines = table(_metrics(accepted=True), {"config": {"quick": False}, "results": {"oracle_accuracy": 0.85}}).splitlines()
     assert lines[3] == "| round 1, threshold 0.9 | 6,000 | 4,000 (90.0%) | 82.0% | 60 s |"
     assert lines[4].startswith("| oracle") and "85.0%" in lines[4]
     assert "+2.0 points" in lines[-1]
@@ -55,6 +55,12 @@ def test_readme_table_marks_a_round_the_guard_rejected():
     assert rejected[3].startswith("| round 1, threshold 0.9 (rejected by the guard) |")
     assert "+0.0 points" in rejected[-1]
 
+
+
+def test_readme_table_refuses_a_quick_mode_oracle():
+    """A quick run (CI, nbval) once put its short-trained oracle (79.0 %) in the README's table."""
+    with pytest.raises(SystemExit, match="01_baseline.json comes from a quick-mode run"):
+        table(_metrics(accepted=True), {"config": {"quick": True}, "results": {"oracle_accuracy": 0.79}})
 
 def test_oracle_budget_benchmark_prints_one_row_per_budget_with_its_change(toy_runs, capsys):
     from benchmarks import oracle_budget

@@ -80,7 +80,8 @@ def test_helpers_import_from_the_notebooks_folder_without_path_tricks():
 def test_quick_mode_changes_run_length_but_never_the_split():
     code = ("import helpers, hashlib; from helpers import config;"
             "y = helpers.load_cats_dogs().y_train; s = helpers.split_labeled_unlabeled(y);"
-            "print(config.QUICK, config.pick('full', 'quick'), hashlib.sha256(s.labeled.numpy().tobytes()).hexdigest())")
+            "print(config.QUICK, config.pick('full', 'quick'), hashlib.sha256(s.labeled.numpy().tobytes()).hexdigest(),"
+            "config.OUTPUT_DIR)")
     runs = {}
     for flag in ("0", "1"):
         env = {**os.environ, "PSEUDO_QUICK": flag}
@@ -88,6 +89,8 @@ def test_quick_mode_changes_run_length_but_never_the_split():
                                     text=True, check=True).stdout.split()
     assert runs["0"][:2] == ["False", "full"] and runs["1"][:2] == ["True", "quick"]
     assert runs["0"][2] == runs["1"][2]
+    # quick runs save beside the full ones, never over them
+    assert Path(runs["1"][3]) == Path(runs["0"][3]) / "quick"
 
 
 def test_ci_runs_the_test_command_written_in_the_readme():
