@@ -8,13 +8,15 @@ unreadable file means the run is trained again, never served. Everything is load
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import tempfile
 import time
 import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -130,6 +132,33 @@ def load_run(spec) -> dict:
     return {**results, "model": model, "spec": spec}
 
 
+@contextlib.contextmanager
+def _only_one_trainer(key: str, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold a lock named by ``key`` while this process loads or trains the run: a second process (two
+    notebooks at once, parallel tests) that needs the same run waits, then loads what the first
+    saved instead of training it again. Without ``fcntl`` (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    # The lock file lives in the temporary folder, named by this runs folder and key, so that
+    # outputs/runs/ holds the runs' files alone.
+    where = hashlib.sha256(str(runs_dir().resolve()).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / "pseudo-labeling-locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{where}-{key}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for {key}: another process is training it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def get_or_run(spec, run: Callable[[], tuple[dict, nn.Module]], log: Callable[[str], None] | None = print) -> dict:
     """The results of ``spec``: loaded when saved, else ``run() -> (results, model)`` and saved.
 
@@ -138,6 +167,11 @@ def get_or_run(spec, run: Callable[[], tuple[dict, nn.Module]], log: Callable[[s
     time) is added when ``run`` does not set it. Returns the results plus ``model`` and ``spec``.
     """
     say = log or (lambda message: None)
+    with _only_one_trainer(spec_key(spec), say):
+        return _load_or_train(spec, run, say)
+
+
+def _load_or_train(spec, run: Callable[[], tuple[dict, nn.Module]], say: Callable[[str], None]) -> dict:
     key, base = spec_key(spec), runs_dir() / spec_key(spec)
     try:
         loaded = load_run(spec)

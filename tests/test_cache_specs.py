@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import asdict, fields, is_dataclass, replace
 
 import pytest
@@ -182,6 +183,28 @@ def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
     assert again["spec"] == TOY and again["model"].arch["width"] == 4 and _same_weights(again["model"], first["model"])
     assert cache.load_run(TOY)["call"] == 1
 
+
+
+def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs):
+    """Two notebooks (or parallel tests) that need the same run at once train it once: the
+    second waits for the first's lock, then loads what it saved."""
+    import threading
+    toy, started, messages = ToyRun(), threading.Event(), {0: [], 1: []}
+    def slow_run():
+        started.set()
+        time.sleep(0.5)
+        return toy(TOY)()
+    first = threading.Thread(target=lambda: cache.get_or_run(TOY, slow_run, log=messages[0].append))
+    first.start()
+    started.wait(5)
+    second = cache.get_or_run(TOY, toy(TOY), log=messages[1].append)
+    first.join()
+    key = cache.spec_key(TOY)
+    assert toy.calls == 1 and second["call"] == 1
+    assert messages[0] == [f"training {key} (no saved run)"]
+    assert messages[1][0] == f"waiting for {key}: another process is training it"
+    assert messages[1][1].startswith(f"loaded {key} from ") and len(messages[1]) == 2
+    assert sorted(p.name for p in saved_runs.iterdir()) == [f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
 
 def test_a_changed_setting_is_trained_and_says_what_changed(saved_runs, capsys):
     toy = ToyRun()
