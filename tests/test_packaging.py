@@ -45,7 +45,7 @@ def _environment_yml() -> dict[str, str]:
 def test_the_three_dependency_lists_agree():
     pyproject, requirements, conda = _pyproject(), _requirements(), _environment_yml()
     assert set(pyproject) == {"torch", "torchvision", "numpy", "pillow", "tqdm", "matplotlib",
-                              "jupyterlab", "ipywidgets", "nbval", "pytest"}
+                              "jupyterlab", "ipywidgets", "nbval", "pytest", "pytest-xdist"}
     assert requirements == pyproject, "requirements.txt differs from pyproject.toml"
     assert conda == pyproject, "environment.yml differs from pyproject.toml"
 
