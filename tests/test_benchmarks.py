@@ -56,11 +56,11 @@ def test_readme_table_marks_a_round_the_guard_rejected():
     assert "+0.0 points" in rejected[-1]
 
 
-
 def test_readme_table_refuses_a_quick_mode_oracle():
     """A quick run (CI, nbval) once put its short-trained oracle (79.0 %) in the README's table."""
     with pytest.raises(SystemExit, match="01_baseline.json comes from a quick-mode run"):
         table(_metrics(accepted=True), {"config": {"quick": True}, "results": {"oracle_accuracy": 0.79}})
+
 
 def test_oracle_budget_benchmark_prints_one_row_per_budget_with_its_change(toy_runs, capsys):
     from benchmarks import oracle_budget

@@ -184,7 +184,6 @@ def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
     assert cache.load_run(TOY)["call"] == 1
 
 
-
 def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs):
     """Two notebooks (or parallel tests) that need the same run at once train it once: the
     second waits for the first's lock, then loads what it saved."""
@@ -205,6 +204,7 @@ def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs)
     assert messages[1][0] == f"waiting for {key}: another process is training it"
     assert messages[1][1].startswith(f"loaded {key} from ") and len(messages[1]) == 2
     assert sorted(p.name for p in saved_runs.iterdir()) == [f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
+
 
 def test_a_changed_setting_is_trained_and_says_what_changed(saved_runs, capsys):
     toy = ToyRun()

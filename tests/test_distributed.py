@@ -36,7 +36,6 @@ def test_predict_under_torchrun_is_refused_with_one_line(tmp_path, monkeypatch):
     assert code == 2 and err.count("\n") == 1 and "not torchrun" in err
 
 
-
 def test_more_processes_than_gpus_is_refused_by_rank_0_too(tmp_path, monkeypatch):
     """torchrun with 2 processes on a 1-GPU machine: rank 0 (the one that prints) must see the
     problem itself, before it waits for a rank that cannot join (seen on an H100 machine)."""
@@ -53,6 +52,7 @@ def test_more_processes_than_gpus_is_refused_by_rank_0_too(tmp_path, monkeypatch
         distributed.init()
     code, _, err = call("--labeled", tmp_path, "--unlabeled", tmp_path)  # the script: one line, exit 2
     assert code == 2 and err.count("\n") == 1 and "--nproc_per_node=1" in err
+
 
 def _cannot_start() -> str | None:
     """Why torchrun could not start two gloo processes here, or None."""
