@@ -12,6 +12,7 @@ from .metrics import calibration_bins
 
 RIGHT, WRONG = "#2a9d8f", "#e76f51"
 BASELINE, ORACLE = "#6c757d", "#264653"
+CLASS_COLOURS = ("#0072b2", "#e69f00")  # class 0, class 1 (Okabe & Ito's colour-blind-safe blue and orange)
 
 
 def _axes(ax, figsize=(6, 4)):
@@ -148,3 +149,33 @@ def reliability_diagram(max_probs: torch.Tensor, correct: torch.Tensor, n_bins: 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
     """Save a figure as PNG atomically."""
     return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+
+
+def decision_boundary(model, x_unlabeled: torch.Tensor, x_labeled: torch.Tensor, y_labeled: torch.Tensor,
+                      ax=None, title: str = "", mask: torch.Tensor | None = None,
+                      pseudo_labels: torch.Tensor | None = None) -> plt.Axes:
+    """A 2-D model's view of the plane (notebook 12): its probability of class 1 as a colour
+    wash, the 0.5 boundary as a black line, the 0.1 and 0.9 contours dashed (inside them the
+    model is more than 90 % sure), the unlabelled pool in grey, the labelled points as large
+    markers. With ``mask`` and ``pseudo_labels`` the kept pseudo-labels are coloured by class."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from .toy2d import grid_probabilities
+
+    ax = _axes(ax, figsize=(4, 3))
+    xs, ys, p = grid_probabilities(model)
+    cmap = LinearSegmentedColormap.from_list("classes", [CLASS_COLOURS[0], "white", CLASS_COLOURS[1]])
+    ax.contourf(xs, ys, p, levels=20, cmap=cmap, vmin=0, vmax=1, alpha=0.35)
+    ax.contour(xs, ys, p, levels=[0.5], colors="k", linewidths=1.5)
+    ax.contour(xs, ys, p, levels=[0.1, 0.9], colors="k", linewidths=0.7, linestyles="--")
+    ax.scatter(*x_unlabeled.T, s=3, color="0.6", lw=0)
+    if mask is not None:
+        for c in (0, 1):
+            kept = mask & (pseudo_labels == c)
+            ax.scatter(*x_unlabeled[kept].T, s=4, color=CLASS_COLOURS[c], lw=0)
+    for c in (0, 1):
+        ax.scatter(*x_labeled[y_labeled == c].T, s=90, color=CLASS_COLOURS[c], edgecolor="k",
+                   marker="o" if c == 0 else "s", zorder=3, label=f"labelled, class {c}")
+    ax.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xticks=[], yticks=[], title=title)
+    return ax
+

@@ -111,7 +111,9 @@ def test_stored_notebooks_hold_no_errors_absolute_paths_or_unfinished_progress_b
         nb = json.loads(path.read_text())
         for cell in nb["cells"]:
             for out in cell.get("outputs", []):
-                text = json.dumps(out)
+                # base64 images are left out: their letters can spell "/tmp" by chance
+                text = json.dumps({k: v for k, v in out.items() if k != "data"}) + json.dumps(
+                    {k: v for k, v in out.get("data", {}).items() if not k.startswith("image/")})
                 assert out.get("output_type") != "error", f"{path.name}: a stored error"
                 assert not any(p in text for p in machine_paths), f"{path.name}: an absolute path"
                 plain = "".join(out.get("data", {}).get("text/plain", "")) + "".join(out.get("text", ""))
