@@ -163,7 +163,7 @@ def decision_boundary(model, x_unlabeled: torch.Tensor, x_labeled: torch.Tensor,
     from .toy2d import grid_probabilities
 
     ax = _axes(ax, figsize=(4, 3))
-    xs, ys, p = grid_probabilities(model)
+    xs, ys, p = (t.numpy() for t in grid_probabilities(model))
     cmap = LinearSegmentedColormap.from_list("classes", [CLASS_COLOURS[0], "white", CLASS_COLOURS[1]])
     ax.contourf(xs, ys, p, levels=20, cmap=cmap, vmin=0, vmax=1, alpha=0.35)
     ax.contour(xs, ys, p, levels=[0.5], colors="k", linewidths=1.5)
