@@ -21,5 +21,6 @@ echo "installing the course and its dependencies (tested versions from constrain
 
 if [ "${1:-}" != "--install-only" ]; then
   .venv/bin/python pseudo_labeling.py
-  echo "next: open the course with  .venv/bin/jupyter lab notebooks/"
+  root_flag=""; [ "$(id -u)" = 0 ] && root_flag=" --allow-root"  # JupyterLab refuses root without it
+  echo "next: open the course with  .venv/bin/jupyter lab${root_flag} notebooks/"
 fi

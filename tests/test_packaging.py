@@ -118,3 +118,11 @@ def test_stored_notebooks_hold_no_errors_absolute_paths_or_unfinished_progress_b
                 assert not any(p in text for p in machine_paths), f"{path.name}: an absolute path"
                 plain = "".join(out.get("data", {}).get("text/plain", "")) + "".join(out.get("text", ""))
                 assert not bar.search(plain), f"{path.name}: an unfinished progress bar"
+
+
+def test_the_license_is_an_spdx_string_so_the_install_prints_no_deprecation_warning():
+    # setuptools 77 and newer warn, at every install, about a license written as a TOML table
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]
+
