@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import metrics
 from .methods.entropy import alpha_ramp, entropy_loss, pseudo_label_loss
 
 
@@ -151,7 +152,7 @@ def predict_proba(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return (predict_proba(model, x).argmax(1) == y).float().mean().item()
+    return metrics.accuracy(predict_proba(model, x).argmax(1), y)
 
 
 def self_train(toy: Toy, seed: int = 0, rounds: int = 5, threshold: float = 0.9, steps: int = 200,
