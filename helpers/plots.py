@@ -179,3 +179,56 @@ def decision_boundary(model, x_unlabeled: torch.Tensor, x_labeled: torch.Tensor,
     ax.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xticks=[], yticks=[], title=title)
     return ax
 
+
+def threshold_view(threshold: float, max_probs: torch.Tensor, pseudo_labels: torch.Tensor, correct: torch.Tensor,
+                   images: torch.Tensor, classes: Sequence[str], gallery: torch.Tensor,
+                   model: str = "baseline") -> plt.Figure:
+    """Notebook 03's slider figure for one threshold: coverage and quality against the threshold
+    with this one marked, the kept pseudo-labels per class (right and wrong, graded with the
+    hidden labels), and ``gallery``, indices of kept images, with their confidence."""
+    fig = plt.figure(figsize=(10.4, 6.6), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1])
+    ax_sweep, ax_classes = top.subplots(1, 2)
+    _coverage_and_quality(ax_sweep, threshold, max_probs, correct)
+    _kept_per_class(ax_classes, max_probs > threshold, pseudo_labels, correct, classes)
+    for ax, i in zip(bottom.subplots(2, 8).flat, [*gallery.tolist(), *[None] * 16]):
+        ax.axis("off")
+        if i is not None:
+            ax.imshow(images[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            ax.set_title(f"{classes[pseudo_labels[i]]} {max_probs[i]:.3f} {'✓' if correct[i] else '✗'}", fontsize=8)
+    bottom.suptitle(f"{model}: {len(gallery)} random pseudo-labels kept at threshold {threshold:.2f} "
+                    "(✓ right, ✗ wrong, graded with the hidden labels)", fontsize=10)
+    return fig
+
+
+def _coverage_and_quality(ax, threshold: float, max_probs: torch.Tensor, correct: torch.Tensor) -> None:
+    """The sweep of notebook 03's section 3.3, with ``threshold`` marked and its values in the title."""
+    sweep = torch.linspace(0.5, 0.99, 50)
+    keep = [max_probs > t for t in sweep] + [max_probs > threshold]
+    coverage = [k.float().mean().item() for k in keep]
+    quality = [correct[k].float().mean().item() if k.any() else float("nan") for k in keep]
+    ax.plot(sweep, coverage[:-1], label="coverage: share of the pool kept")
+    ax.plot(sweep, quality[:-1], label="quality: accuracy of the kept pseudo-labels")
+    ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+    ax.set(xlabel="threshold on confidence", ylabel="fraction", ylim=(0, 1.02),
+           title=f"coverage {coverage[-1]:.1%}, quality {quality[-1]:.1%}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+
+
+def _kept_per_class(ax, mask: torch.Tensor, pseudo_labels: torch.Tensor, correct: torch.Tensor,
+                    classes: Sequence[str]) -> None:
+    """Stacked right/wrong bars per pseudo-label. The y-axis is fixed (above the count of every
+    image given that pseudo-label), so that moving the threshold moves the bars, not the axis."""
+    right = [int((mask & correct & (pseudo_labels == c)).sum()) for c in range(len(classes))]
+    wrong = [int((mask & ~correct & (pseudo_labels == c)).sum()) for c in range(len(classes))]
+    kept = [r + w for r, w in zip(right, wrong)]
+    ax.bar(classes, right, color=RIGHT, label="right pseudo-label")
+    ax.bar(classes, wrong, bottom=right, color=WRONG, label="wrong pseudo-label")
+    ax.axhline(sum(kept) / len(classes), color=BASELINE, ls=":", label="an equal share per class")
+    most = int(torch.bincount(pseudo_labels, minlength=len(classes)).max())
+    ax.set_ylim(0, 1.35 * max(1, most))  # room for the legend above the tallest bar
+    ax.set(xlabel="pseudo-label", ylabel="images kept",
+           title="kept: " + ", ".join(f"{name} {n:,}" for name, n in zip(classes, kept))
+           + (f" ({kept[-1] / sum(kept):.0%} {classes[-1]})" if sum(kept) else ""))
+    ax.legend(fontsize=8, loc="upper right")

@@ -22,6 +22,8 @@ from .augment import strong_augment, weak_augment
 from .cache import get_or_run
 from .course import CourseData, course_data
 from .data import split_train_val
+from .methods.cotraining import co_train, feature_proba, fit_feature_classifier, view_features
+from .methods.domain import adapt_batchnorm, shift_domain
 from .methods.fixmatch import train_fixmatch
 from .methods.multiple_models import agree, ensemble_proba, labels_from_others
 from .methods.soft_labels import SoftMixupStep, train_soft_mixup
@@ -29,8 +31,9 @@ from .methods.thresholds import FixedThreshold, FlexMatchThreshold, FreeMatchThr
 from .metrics import accuracy
 from .models import make_model
 from .pseudo import pseudo_label, self_train
-from .specs import (BaselineRun, with_seed, CurriculumRun, EnsembleRun, FixMatchRun, OracleRun, SelfTrainingRun,
-                    SoftLabelsRun, TriTrainingRun, RETRY_SEED_STRIDE, TEACHER_SEED_STRIDE, teacher_specs)
+from .specs import (BaselineRun, with_seed, CoTrainingRun, CurriculumRun, DomainShiftRun, EnsembleRun, FixMatchRun,
+                    OracleRun, SelfTrainingRun, SoftLabelsRun, TriTrainingRun, RETRY_SEED_STRIDE, TEACHER_SEED_STRIDE,
+                    teacher_specs)
 from .train import SupervisedStep, evaluate, fit, predict_proba
 
 PSEUDO_LABEL_ACCURACY = ("share of the pseudo-labels a method trained on that match the hidden truth, "
@@ -95,7 +98,7 @@ def _self_train(spec, data: CourseData, start: nn.Module, **options) -> tuple[di
                         round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
                         from_scratch=spec.from_scratch, lr=spec.lr, guard=spec.guard, test=(data.x_test, data.y_test),
                         y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision,
-                        seed=spec.baseline.seed, progress=False, **options)
+                        seed=spec.baseline.seed, **options)
     records = result.to_dict()["records"]
     return {**_graded(result.model, data), "records": records,
             "seconds": sum(r["seconds"] for r in records[1:]),
@@ -144,7 +147,7 @@ def soft_labels(spec: SoftLabelsRun = SoftLabelsRun()) -> dict:
         history = train_soft_mixup(model, data.x_labeled, data.y_labeled, data.x_unlabeled, epochs=spec.epochs,
                                    alpha=spec.alpha, temperature=spec.temperature, align=spec.align,
                                    min_labeled=spec.min_labeled, batch_size=spec.batch_size, lr=spec.lr,
-                                   precision=spec.precision, seed=spec.baseline.seed, progress=False)
+                                   precision=spec.precision, seed=spec.baseline.seed)
         graded = _graded(model, data)
         return {**graded, "pseudo_label_accuracy": graded["pool_accuracy"], "history": history,
                 "steps": history["steps"][-1],
@@ -173,8 +176,7 @@ def fixmatch(spec: FixMatchRun = FixMatchRun()) -> dict:
         ema_model, step, history = train_fixmatch(
             model, data.x_labeled, data.y_labeled, data.x_unlabeled, epochs=spec.epochs, rule=rule, mu=spec.mu,
             batch_size=spec.batch_size, lr=spec.lr, ema_decay=spec.ema_decay, weight=spec.unlabeled_weight,
-            y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision, seed=spec.baseline.seed,
-            progress=False)
+            y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision, seed=spec.baseline.seed)
         return {**_graded(ema_model, data), "history": history, "steps": history["steps"][-1],
                 "test_accuracy_without_ema": evaluate(model, data.x_test, data.y_test),
                 "pseudo_label_accuracy": sum(step.used_correct) / max(1, sum(step.used)),
@@ -206,7 +208,7 @@ def _student(data: CourseData, mask, pseudo_labels, spec, seed: int, reference: 
         init = seed + RETRY_SEED_STRIDE * attempt
         student = make_model(len(data.classes), spec.baseline.width, seed=init)
         history = fit(student, x, y, epochs=max(1, round(steps / math.ceil(len(x) / 128))), lr=spec.lr, seed=init,
-                      precision=spec.precision, progress=False, desc="student")
+                      precision=spec.precision, desc="student")
         total_steps += history["steps"][-1]
         labeled_acc = evaluate(student, data.x_labeled, data.y_labeled)
         guard = getattr(spec, "guard", None)  # tri-training's students have none (helpers.specs)
@@ -267,8 +269,71 @@ def tri_training(spec: TriTrainingRun = TriTrainingRun()) -> dict:
     return get_or_run(spec, compute)
 
 
+# ------------------------------------------------------------------ notebook 13: domains and views
+def target_domain(spec: DomainShiftRun) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target domain's unlabelled pool and test images (the course's, shifted)."""
+    data = data_for(spec)
+    shift = lambda x: shift_domain(x, spec.shift_size, spec.shift_sigma)
+    return shift(data.x_unlabeled), shift(data.x_test)
+
+
+def domain_shift(spec: DomainShiftRun = DomainShiftRun()) -> dict:
+    """Notebook 13: the baseline (with ``adabn``, its batch-norm statistics re-estimated on the
+    target pool) graded on the target's and the source's test images (``start_target_accuracy``,
+    ``start_test_accuracy``), then ``rounds`` of self-training on the target pool (labelled
+    source images + kept target pseudo-labels), graded again. With
+    ``adabn`` the statistics are re-estimated on the target pool after training too, since
+    training batches mix both domains. ``target_accuracy``: the final model on the target's
+    test images; ``test_accuracy``: on the source's."""
+    start = baseline(spec.baseline)["model"]
+
+    def compute():
+        data, (pool, test) = data_for(spec), target_domain(spec)
+        model = adapt_batchnorm(start, pool) if spec.adabn else start
+        start_test_accuracy = evaluate(model, data.x_test, data.y_test)  # on the source's test images
+        result = self_train(data.x_labeled, data.y_labeled, pool, model, threshold=spec.threshold,
+                            rounds=spec.rounds, round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
+                            lr=spec.lr, test=(test, data.y_test), y_unlabeled_hidden=data.y_unlabeled_hidden,
+                            precision=spec.precision, seed=spec.baseline.seed, log=None)
+        records = result.to_dict()["records"]
+        final = adapt_batchnorm(result.model, pool) if spec.adabn and spec.rounds else result.model
+        return {"start_target_accuracy": records[0]["test_accuracy"], "start_test_accuracy": start_test_accuracy,
+                "records": records,
+                "target_accuracy_before_adabn": records[-1]["test_accuracy"],
+                "target_accuracy": evaluate(final, test, data.y_test),
+                "test_accuracy": evaluate(final, data.x_test, data.y_test),
+                "steps": sum(r["history"]["steps"][-1] for r in records[1:]),
+                "pseudo_label_accuracy": _mean_kept_accuracy(records)}, final
+    return get_or_run(spec, compute)
+
+
+def co_training(spec: CoTrainingRun = CoTrainingRun()) -> dict:
+    """Notebook 13: co-training (``teacher="other"``) or its control (``"self"``) from the
+    baseline CNN and a linear classifier on the second view (``helpers.methods.cotraining``)."""
+    start = baseline(spec.baseline)["model"]
+
+    def compute():
+        data = data_for(spec)
+        hidden = data.y_unlabeled_hidden
+        grade = lambda view, mask, labels: {"accuracy": accuracy(labels[mask], hidden[mask])}
+        cnn, linear, records = co_train(
+            data.x_labeled, data.y_labeled, data.x_unlabeled, start, rounds=spec.rounds, per_class=spec.per_class,
+            round_steps=round(spec.round_budget * baseline_steps(spec.baseline)), teacher=spec.teacher,
+            lr=spec.lr, precision=spec.precision, seed=spec.baseline.seed, grade=grade)
+        features_test = view_features(data.x_test)
+        alone = fit_feature_classifier(view_features(data.x_labeled), data.y_labeled, len(data.classes))
+        features_test_pred = feature_proba(linear, features_test).argmax(1)
+        return {**_graded(cnn, data), "records": records, "steps": sum(r["steps"] for r in records),
+                "test_pred": predict_proba(cnn, data.x_test).argmax(1), "features_test_pred": features_test_pred,
+                "features_test_accuracy": accuracy(features_test_pred, data.y_test),
+                "features_alone_test_accuracy": accuracy(feature_proba(alone, features_test).argmax(1), data.y_test),
+                "features_pool_probs": feature_proba(linear, view_features(data.x_unlabeled))}, cnn
+    return get_or_run(spec, compute)
+
+
 RUNNERS = {BaselineRun: baseline, OracleRun: oracle, SelfTrainingRun: self_training, CurriculumRun: curriculum,
-           SoftLabelsRun: soft_labels, FixMatchRun: fixmatch, EnsembleRun: ensemble, TriTrainingRun: tri_training}
+           SoftLabelsRun: soft_labels, FixMatchRun: fixmatch, EnsembleRun: ensemble, TriTrainingRun: tri_training,
+           DomainShiftRun: domain_shift, CoTrainingRun: co_training}
 
 
 def run(spec) -> dict:

@@ -26,6 +26,8 @@ STUDENT_BUDGET = pick(2.0, 0.25)      # the ensemble's student
 SOFT_EPOCHS = pick(10, 2)             # passes over labelled + unlabelled images
 FIXMATCH_EPOCHS = pick(30, 2)         # passes over the labelled images, 32 steps each
 LEADERBOARD_SEEDS = pick((0, 1, 2), (0,))  # notebook 11's random seeds
+SHIFT_BUDGET = 0.25                   # notebook 13: self-training on the target domain, one round
+COTRAIN_BUDGET = 0.125                # notebook 13: the CNN's steps per co-training round
 # One precision for every run, so that every comparison is like for like: bfloat16 autocast
 # where the hardware computes it natively (1.4-1.8x faster on a CPU with AVX512-BF16,
 # benchmarks/precision.py), else float32 (emulated bfloat16 would be slower).
@@ -151,8 +153,38 @@ class EnsembleRun(TriTrainingRun):
     retries: int = 2                  # this far below the baseline's, from another initialisation
 
 
+@dataclass(frozen=True)
+class DomainShiftRun:
+    """Notebook 13: the baseline meets a target domain (the pool and the test images, grayscale,
+    blurred, at ``shift_size`` pixels) and self-trains on the unlabelled target images."""
+
+    baseline: BaselineRun = field(default_factory=BaselineRun)
+    shift_size: int = 16
+    shift_sigma: float = 1.0
+    adabn: bool = False               # start from the target's batch-norm statistics (AdaBN)
+    threshold: float = 0.9
+    rounds: int = 1                   # 0: no self-training, only the starting model graded
+    round_budget: float = SHIFT_BUDGET
+    lr: float = 0.1
+    precision: str = PRECISION
+
+
+@dataclass(frozen=True)
+class CoTrainingRun:
+    """Notebook 13: the CNN (pixels) and a linear classifier on colour and edge histograms label
+    the pool for each other (``teacher="other"``) or for themselves (``"self"``, the control)."""
+
+    baseline: BaselineRun = field(default_factory=BaselineRun)
+    teacher: str = "other"
+    rounds: int = 2
+    per_class: int = 500              # new picks per class, per view and round
+    round_budget: float = COTRAIN_BUDGET
+    lr: float = 0.1
+    precision: str = PRECISION
+
+
 SPECS = (BaselineRun, OracleRun, SelfTrainingRun, CurriculumRun, SoftLabelsRun, FixMatchRun,
-         EnsembleRun, TriTrainingRun)
+         EnsembleRun, TriTrainingRun, DomainShiftRun, CoTrainingRun)
 
 
 def teacher_specs(spec: EnsembleRun | TriTrainingRun) -> list[BaselineRun]:

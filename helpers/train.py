@@ -110,6 +110,35 @@ class SupervisedStep(TrainStep):
         return F.cross_entropy(logits, yb), int((logits.argmax(1) == yb).sum())
 
 
+# tqdm.auto picked its notebook class: this process is a Jupyter kernel with ipywidgets.
+IN_NOTEBOOK = any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__)
+
+
+class StoredBar(tqdm):
+    """tqdm's notebook bar, shown with a display id. A widget's plain-text fallback (what GitHub
+    and nbviewer show) is captured when the bar appears, at 0 %; when the bar closes, the display
+    is updated with the same widget and the finished bar's text, which nbclient stores."""
+
+    def __init__(self, *args, **kwargs):
+        from IPython.display import display
+        super().__init__(*args, display=False, **kwargs)  # tqdm's own display has no id
+        self.handle = None if self.disable else display(self.container, display_id=True)
+
+    def close(self):
+        super().close()
+        handle, self.handle = getattr(self, "handle", None), None
+        if handle is not None:
+            handle.update({**self.container._repr_mimebundle_(), "text/plain": str(self)}, raw=True)
+
+
+def progress_bar(iterable, *, desc: str, unit: str, disable: bool = False):
+    """One bar for one training run. A terminal's bar is erased when done, so that the log lines
+    around it read cleanly; a notebook's stays, finished, in the stored notebook too."""
+    if IN_NOTEBOOK and not disable:
+        return StoredBar(iterable, desc=desc, unit=unit)
+    return tqdm(iterable, desc=desc, unit=unit, disable=disable, leave=False)
+
+
 # A run's settings, one keyword each, so that a spec can pass them through as they are.
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
         batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4,
@@ -141,7 +170,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: one_cycle(s, total_steps))
     history: dict[str, list[float]] = {"epoch": [], "steps": [], "train_loss": [], "train_acc": [], "seconds": []}
     start = time.perf_counter()
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
+    bar = progress_bar(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
         model.train()
         plan = plan if epoch == 1 else next_batches()

@@ -19,6 +19,7 @@ OTHER_STRING = {
     "precision": {"fp32": "bf16", "bf16": "fp32"},
     "augment": {"weak": "strong", "strong": "weak"},
     "rule": {"fixed": "flexmatch", "flexmatch": "freematch", "freematch": "fixed"},
+    "teacher": {"other": "self", "self": "other"},
 }
 OTHER_INT = {"holdout": 400, "n_labeled": 1000}  # +1 for the others (seeds, epochs, widths, batch sizes)
 
@@ -67,7 +68,7 @@ def _through_json(spec):
 def test_every_kind_of_run_has_a_spec():
     assert {cls.__name__ for cls in specs.SPECS} == {
         "BaselineRun", "OracleRun", "SelfTrainingRun", "CurriculumRun", "SoftLabelsRun", "FixMatchRun",
-        "EnsembleRun", "TriTrainingRun"}
+        "EnsembleRun", "TriTrainingRun", "DomainShiftRun", "CoTrainingRun"}
     assert set(runs.RUNNERS) == set(specs.SPECS)
 
 
@@ -296,6 +297,9 @@ TOY_SPECS = [
                       precision="fp32"),
     specs.EnsembleRun(baseline=TOY_BASELINE, threshold=0.5, student_budget=0.5, precision="fp32"),
     specs.TriTrainingRun(baseline=TOY_BASELINE, threshold=0.5, student_budget=0.5, precision="fp32"),
+    specs.DomainShiftRun(baseline=TOY_BASELINE, shift_size=8, adabn=True, threshold=0.5, round_budget=1.0,
+                         precision="fp32"),
+    specs.CoTrainingRun(baseline=TOY_BASELINE, per_class=4, round_budget=1.0, precision="fp32"),
 ]
 
 

@@ -120,6 +120,16 @@ def test_stored_notebooks_hold_no_errors_absolute_paths_or_unfinished_progress_b
                 assert not bar.search(plain), f"{path.name}: an unfinished progress bar"
 
 
+def test_stored_notebooks_are_valid_nbformat():
+    # Jupyter, nbviewer and Jupyter Book read notebooks through nbformat's schema: a markdown cell
+    # with an "outputs" key (which hand-written JSON once had) is invalid there.
+    import nbformat
+    paths = [p for folder in ("notebooks", "notebooks/solutions", "student") for p in sorted((ROOT / folder).glob("*.ipynb"))]
+    assert len(paths) > 20
+    for path in paths:
+        nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
+
+
 def test_the_license_is_an_spdx_string_so_the_install_prints_no_deprecation_warning():
     # setuptools 77 and newer warn, at every install, about a license written as a TOML table
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
