@@ -7,15 +7,15 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from . import style
 from .io import atomic_write
 from .metrics import calibration_bins
+from .style import BASELINE, CLASS_COLOURS, NEUTRAL, ORACLE, RIGHT, SERIES, WRONG  # noqa: F401 (for notebooks)
 
-RIGHT, WRONG = "#2a9d8f", "#e76f51"
-BASELINE, ORACLE = "#6c757d", "#264653"
-CLASS_COLOURS = ("#0072b2", "#e69f00")  # class 0, class 1 (Okabe & Ito's colour-blind-safe blue and orange)
+style.apply()  # the course's colours, fonts and sizes for every figure, drawn here or in a notebook
 
 
-def _axes(ax, figsize=(6, 4)):
+def _axes(ax, figsize=style.FIGSIZE):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
@@ -63,7 +63,7 @@ def confidence_histogram(max_probs: torch.Tensor, correct: torch.Tensor | None =
     edges = torch.linspace(low, 1, bins + 1).numpy()
     values = max_probs.cpu().numpy()
     if correct is None:
-        ax.hist(values, bins=edges, color=RIGHT, label="all pseudo-labels")
+        ax.hist(values, bins=edges, color=NEUTRAL, label="all pseudo-labels")
     else:
         c = correct.cpu().numpy().astype(bool)
         ax.hist([values[c], values[~c]], bins=edges, stacked=True, color=[RIGHT, WRONG],
@@ -113,7 +113,7 @@ def confusion_matrix(cm: torch.Tensor, classes: Sequence[str], ax=None,
     ax = _axes(ax, (3.6, 3.2))
     cm = cm.cpu().float()
     share = cm / cm.sum(1, keepdim=True).clamp_min(1)
-    ax.imshow(share.numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(share.numpy(), cmap="Greys", vmin=0, vmax=1)  # gray: blue would say "class 0"
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             ax.text(j, i, f"{int(cm[i, j])}\n{share[i, j]:.0%}", ha="center", va="center",
@@ -135,8 +135,9 @@ def reliability_diagram(max_probs: torch.Tensor, correct: torch.Tensor, n_bins: 
     centers = ((bins["edges"][1:] + bins["edges"][:-1]) / 2)[filled].numpy()
     accuracy, confidence = bins["accuracy"][filled].numpy(), bins["confidence"][filled].numpy()
     ax.plot([low, 1], [low, 1], color="k", ls="--", lw=1, label="perfect calibration")
-    ax.bar(centers, accuracy, width=(1 - low) / n_bins * 0.9, alpha=0.6, label=f"{label}: accuracy per bin")
-    ax.plot(confidence, accuracy, "o-", label=f"{label}: (mean confidence, accuracy)")
+    ax.bar(centers, accuracy, width=(1 - low) / n_bins * 0.9, alpha=0.6, color=SERIES[0],
+           label=f"{label}: accuracy per bin")
+    ax.plot(confidence, accuracy, "o-", color=SERIES[0], label=f"{label}: (mean confidence, accuracy)")
     ax.set_xlim(low, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (max softmax probability)")
@@ -168,7 +169,7 @@ def decision_boundary(model, x_unlabeled: torch.Tensor, x_labeled: torch.Tensor,
     ax.contourf(xs, ys, p, levels=20, cmap=cmap, vmin=0, vmax=1, alpha=0.35)
     ax.contour(xs, ys, p, levels=[0.5], colors="k", linewidths=1.5)
     ax.contour(xs, ys, p, levels=[0.1, 0.9], colors="k", linewidths=0.7, linestyles="--")
-    ax.scatter(*x_unlabeled.T, s=3, color="0.6", lw=0)
+    ax.scatter(*x_unlabeled.T, s=3, color=NEUTRAL, lw=0)
     if mask is not None:
         for c in (0, 1):
             kept = mask & (pseudo_labels == c)

@@ -291,16 +291,19 @@ def domain_shift(spec: DomainShiftRun = DomainShiftRun()) -> dict:
         data, (pool, test) = data_for(spec), target_domain(spec)
         model = adapt_batchnorm(start, pool) if spec.adabn else start
         start_test_accuracy = evaluate(model, data.x_test, data.y_test)  # on the source's test images
+        start_target_pred = predict_proba(model, test).argmax(1)
         result = self_train(data.x_labeled, data.y_labeled, pool, model, threshold=spec.threshold,
                             rounds=spec.rounds, round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
                             lr=spec.lr, test=(test, data.y_test), y_unlabeled_hidden=data.y_unlabeled_hidden,
                             precision=spec.precision, seed=spec.baseline.seed, log=None)
         records = result.to_dict()["records"]
         final = adapt_batchnorm(result.model, pool) if spec.adabn and spec.rounds else result.model
+        target_pred = predict_proba(final, test).argmax(1)  # per image, for McNemar's test in notebook 13
         return {"start_target_accuracy": records[0]["test_accuracy"], "start_test_accuracy": start_test_accuracy,
                 "records": records,
                 "target_accuracy_before_adabn": records[-1]["test_accuracy"],
-                "target_accuracy": evaluate(final, test, data.y_test),
+                "target_accuracy": accuracy(target_pred, data.y_test),
+                "start_target_pred": start_target_pred, "target_pred": target_pred,
                 "test_accuracy": evaluate(final, data.x_test, data.y_test),
                 "steps": sum(r["history"]["steps"][-1] for r in records[1:]),
                 "pseudo_label_accuracy": _mean_kept_accuracy(records)}, final

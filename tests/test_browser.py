@@ -1,7 +1,8 @@
 """The course in a real browser: JupyterLab in headless Chromium, driven through its menus as a
 student drives it. Notebooks 00, 01 and 03 are restarted and run top to bottom (quick mode);
 every code cell must run without an error, the progress bar and the figures must render, and
-notebook 03's threshold slider must redraw its figure when it moves.
+notebook 03's threshold slider must redraw its figure when it moves. Then the web edition
+(tools/build_site.py) is built and a notebook's page must show every one of its figures.
 
 Skips, saying why, where Chromium, chromedriver or selenium is missing (CI installs them: see
 .ci/run). Its own port, token, settings and temporary folders, so it runs beside another pytest
@@ -9,6 +10,7 @@ worker. Screenshots go to $PSEUDO_OUTPUT_DIR/browser/ when that is set, else to 
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -299,3 +301,27 @@ def test_the_threshold_slider_of_notebook_03_redraws_its_figure(browser, lab, sc
     browser.save_screenshot(str(screenshots / "03_slider_at_0.50.png"))
     state = _until(browser, lambda s: s["idle"], what="the kernel stayed busy")
     assert not state["errors"], "\n".join(state["errors"])
+
+
+# ------------------------------------------------------------------ the web edition in the browser
+FIGURES_JS = """
+const images = [...document.querySelectorAll('main img')].filter(i => !i.src.includes('colab-badge'));
+return {complete: images.every(i => i.complete), loaded: images.filter(i => i.naturalWidth > 0).length,
+        total: images.length};
+"""
+
+
+def test_the_web_edition_shows_a_notebooks_figures(browser, tmp_path):
+    if importlib.util.find_spec("jupyter_book") is None:
+        pytest.skip("the web edition's extra is not installed (pip install -c constraints.txt -e '.[site]')")
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "tools" / "build_site.py")
+    build_site = importlib.util.module_from_spec(spec)
+    sys.modules["build_site"] = build_site  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(build_site)
+    build_site.build(tmp_path / "site")
+    page = build_site.page_path("notebooks/01_supervised_baseline.ipynb", tmp_path / "site")
+    browser.get(page.as_uri())
+    _wait(browser, lambda d: d.execute_script(FIGURES_JS)["complete"], what="the page's images did not load")
+    figures = browser.execute_script(FIGURES_JS)
+    browser.save_screenshot(str(tmp_path / "site_01.png"))
+    assert figures["total"] >= 3 and figures["loaded"] == figures["total"], figures  # every figure drawn
