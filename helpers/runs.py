@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn as nn
@@ -25,6 +26,7 @@ from .data import split_train_val
 from .methods.cotraining import co_train, feature_proba, fit_feature_classifier, view_features
 from .methods.domain import adapt_batchnorm, shift_domain
 from .methods.fixmatch import train_fixmatch
+from .methods.generative import ConditionalVAE, sample, train_cvae
 from .methods.multiple_models import agree, ensemble_proba, labels_from_others
 from .methods.soft_labels import SoftMixupStep, train_soft_mixup
 from .methods.thresholds import FixedThreshold, FlexMatchThreshold, FreeMatchThreshold, percentile_threshold
@@ -32,6 +34,7 @@ from .metrics import accuracy
 from .models import make_model
 from .pseudo import pseudo_label, self_train
 from .specs import (BaselineRun, with_seed, CoTrainingRun, CurriculumRun, DomainShiftRun, EnsembleRun, FixMatchRun,
+                    GenerativeRun,
                     OracleRun, SelfTrainingRun, SoftLabelsRun, TriTrainingRun, RETRY_SEED_STRIDE, TEACHER_SEED_STRIDE,
                     teacher_specs)
 from .train import SupervisedStep, evaluate, fit, predict_proba
@@ -334,9 +337,80 @@ def co_training(spec: CoTrainingRun = CoTrainingRun()) -> dict:
     return get_or_run(spec, compute)
 
 
+# ------------------------------------------------------------------ notebook 14: generated images
+def generator(result: dict) -> ConditionalVAE:
+    """The conditional VAE a ``GenerativeRun`` trained, rebuilt from its saved weights (eval mode)."""
+    spec = result["spec"]
+    vae = ConditionalVAE(result["num_classes"], spec.latent, spec.width, result["image_size"])
+    vae.load_state_dict(result["generator"])
+    return vae.eval()
+
+
+def asked_classes(result: dict) -> torch.Tensor:
+    """The class each of the run's generated images was asked for: ``n_per_class`` of each, in order."""
+    return torch.arange(result["num_classes"]).repeat_interleave(result["spec"].n_per_class)
+
+
+def generated_images(result: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The run's generated images and the class each was asked for (drawn again: sampling is
+    seeded, so these are the images the run labelled)."""
+    spec, asked = result["spec"], asked_classes(result)
+    return sample(generator(result), asked, seed=spec.baseline.seed, temperature=spec.temperature), asked
+
+
+def generative(spec: GenerativeRun = GenerativeRun()) -> dict:
+    """Notebook 14: the baseline continues training for one round on the labelled images plus
+    the generated images it labels above the threshold (``helpers.pseudo.self_train`` with the
+    generated images as its pool); with ``n_per_class=0``, on the labelled images alone.
+    ``pseudo_label_accuracy`` here is the share of kept images whose label is the class the
+    generator was asked for (generated images have no true label). With ``labels="asked"`` the
+    samples of the same spec's ``labels="classifier"`` run (the same VAE, trained once) all join,
+    each with the class it was asked for."""
+    if spec.labels not in ("classifier", "asked"):
+        raise ValueError(f"labels must be 'classifier' or 'asked', not {spec.labels!r}")
+    start = baseline(spec.baseline)["model"]
+    source = generative(replace(spec, labels="classifier")) if spec.labels == "asked" and spec.n_per_class else None
+
+    def compute():
+        data, seed = data_for(spec), spec.baseline.seed
+        steps = round(spec.round_budget * baseline_steps(spec.baseline))
+        num_classes = len(data.classes)
+        out = {"num_classes": num_classes, "image_size": data.x_labeled.shape[-1],
+               "start_test_pred": predict_proba(start, data.x_test).argmax(1)}
+        if spec.n_per_class == 0 or source is not None:  # a plain round: the labelled images (and every sample)
+            x, y = data.x_labeled, data.y_labeled
+            if source is not None:
+                images, asked = generated_images(source)
+                x, y = torch.cat([x, images]), torch.cat([y, asked])
+            model = copy.deepcopy(start)
+            epochs = max(1, round(steps / math.ceil(len(x) / 128)))
+            history = fit(model, x, y, epochs=epochs, lr=spec.lr, seed=seed + 1, precision=spec.precision,
+                          desc="round 1")
+            out.update(steps=history["steps"][-1], history=history)
+        else:
+            vae, vae_history = train_cvae(data.x_labeled, data.y_labeled, num_classes, epochs=spec.vae_epochs,
+                                          latent=spec.latent, width=spec.width, sigma=spec.sigma, lr=spec.vae_lr,
+                                          seed=seed)
+            asked = torch.arange(num_classes).repeat_interleave(spec.n_per_class)
+            images = sample(vae, asked, seed=seed, temperature=spec.temperature)
+            result = self_train(data.x_labeled, data.y_labeled, images, start, threshold=spec.threshold, rounds=1,
+                                round_steps=steps, lr=spec.lr, guard=spec.guard, y_unlabeled_hidden=asked,
+                                precision=spec.precision, seed=seed, log=None)
+            records = result.to_dict()["records"]
+            model = result.model
+            out.update(generator={k: v.detach().cpu() for k, v in vae.state_dict().items()},
+                       vae_history=vae_history, records=records, sample_probs=result.probs[0] if result.probs else
+                       predict_proba(start, images), steps=sum(r["history"]["steps"][-1] for r in records[1:]),
+                       pseudo_label_accuracy=_mean_kept_accuracy(records) if len(records) > 1 else None)
+        test_pred = predict_proba(model, data.x_test).argmax(1)
+        out.update(test_pred=test_pred, test_accuracy=accuracy(test_pred, data.y_test))
+        return out, model
+    return get_or_run(spec, compute)
+
+
 RUNNERS = {BaselineRun: baseline, OracleRun: oracle, SelfTrainingRun: self_training, CurriculumRun: curriculum,
            SoftLabelsRun: soft_labels, FixMatchRun: fixmatch, EnsembleRun: ensemble, TriTrainingRun: tri_training,
-           DomainShiftRun: domain_shift, CoTrainingRun: co_training}
+           DomainShiftRun: domain_shift, CoTrainingRun: co_training, GenerativeRun: generative}
 
 
 def run(spec) -> dict:

@@ -28,6 +28,8 @@ FIXMATCH_EPOCHS = pick(30, 2)         # passes over the labelled images, 32 step
 LEADERBOARD_SEEDS = pick((0, 1, 2), (0,))  # notebook 11's random seeds
 SHIFT_BUDGET = 0.25                   # notebook 13: self-training on the target domain, one round
 COTRAIN_BUDGET = 0.125                # notebook 13: the CNN's steps per co-training round
+GENERATIVE_BUDGET = pick(0.25, 0.125)  # notebook 14: one round of training on generated images
+VAE_EPOCHS = pick(15, 2)              # notebook 14: the conditional VAE's passes over the labelled images
 # One precision for every run, so that every comparison is like for like: bfloat16 autocast
 # where the hardware computes it natively (1.4-1.8x faster on a CPU with AVX512-BF16,
 # benchmarks/precision.py), else float32 (emulated bfloat16 would be slower).
@@ -183,8 +185,33 @@ class CoTrainingRun:
     precision: str = PRECISION
 
 
+@dataclass(frozen=True)
+class GenerativeRun:
+    """Notebook 14: a conditional VAE trained on the labelled images draws ``n_per_class`` images
+    per class; the baseline labels them, those above ``threshold`` join the labelled images for
+    one round of continued training. ``n_per_class=0`` is the control: the same round on the
+    labelled images alone (no generator is trained). ``labels="asked"``: every sample joins, with
+    the class the VAE was asked for and no filter (generative augmentation as it is usually done).
+    The guard is off by default, so that every arm of notebook 14's comparison trains its steps."""
+
+    baseline: BaselineRun = field(default_factory=BaselineRun)
+    n_per_class: int = 2000
+    latent: int = 32                  # the VAE's latent dimensions
+    width: int = 32                   # its first convolution's channels
+    sigma: float = 0.1                # its decoder's pixel noise (0..1 scale)
+    vae_epochs: int = VAE_EPOCHS
+    vae_lr: float = 2e-3
+    temperature: float = 1.0          # z ~ N(0, temperature^2 I) when sampling
+    labels: str = "classifier"        # "classifier": the baseline's, above threshold; "asked": the VAE's class
+    threshold: float = 0.9
+    round_budget: float = GENERATIVE_BUDGET
+    lr: float = 0.1
+    guard: float | None = None        # off: the comparison is of what the images are worth
+    precision: str = PRECISION
+
+
 SPECS = (BaselineRun, OracleRun, SelfTrainingRun, CurriculumRun, SoftLabelsRun, FixMatchRun,
-         EnsembleRun, TriTrainingRun, DomainShiftRun, CoTrainingRun)
+         EnsembleRun, TriTrainingRun, DomainShiftRun, CoTrainingRun, GenerativeRun)
 
 
 def teacher_specs(spec: EnsembleRun | TriTrainingRun) -> list[BaselineRun]:

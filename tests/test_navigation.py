@@ -297,7 +297,7 @@ def test_the_stored_colab_cell_installs_the_course_on_colab_only(notebook, monke
     assert _run_colab_cell(source, monkeypatch, on_colab=False) == []
     assert capsys.readouterr() == ("", "")
     calls = _run_colab_cell(source, monkeypatch, on_colab=True)
-    assert calls == [([sys.executable, "-m", "pip", "install", "--quiet",
+    assert calls == [([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                        f"pseudo-labeling-course @ git+{REPOSITORY}"], {"check": True})]
 
 

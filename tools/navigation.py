@@ -162,7 +162,7 @@ def colab_cell_source(repository: str) -> str:
     ``google.colab`` module and a stubbed ``subprocess.run``."""
     return "\n".join([
         "# NBVAL_IGNORE_OUTPUT",
-        f"{COLAB_MARKER} install the course (helpers and its dependencies) from its repository, about a minute.",
+        f"{COLAB_MARKER} install the course (helpers and pseudo_labeling.py) from its repository, in seconds.",
         "# Anywhere else this cell does nothing: there setup.sh has installed the course.",
         "import sys",
         "",
@@ -171,7 +171,9 @@ def colab_cell_source(repository: str) -> str:
         "    import subprocess",
         "",
         f'    course = "{PACKAGE} @ git+{repository}"',
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", course], check=True)',
+        "    # --no-deps: Colab already has torch, torchvision, numpy, pillow, tqdm, matplotlib and ipywidgets;",
+        "    # the course's other dependencies (JupyterLab, pytest) would replace Colab's own notebook server.",
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", course], check=True)',
         "    importlib.invalidate_caches()  # so that `import helpers` finds the package just installed",
     ])
 
