@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -136,3 +137,30 @@ def test_the_license_is_an_spdx_string_so_the_install_prints_no_deprecation_warn
     assert pyproject["project"]["license"] == "MIT"
     assert "setuptools>=77" in pyproject["build-system"]["requires"]
 
+
+
+def test_the_wheel_carries_the_script_so_notebook_15_runs_without_a_checkout(tmp_path):
+    # What Colab installs (`pip install --no-deps git+...`): a wheel of this project. It must hold
+    # pseudo_labeling.py beside helpers, and `python -m pseudo_labeling` must run from another folder.
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "outputs", "data", "*.egg-info", "__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "wheel").glob("pseudo_labeling_course-*.whl")
+    import zipfile
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"pseudo_labeling.py", "helpers/__init__.py", "helpers/methods/generative.py"} <= names
+    assert not any(n.startswith(("tests/", "notebooks/", "outputs/", "data/")) for n in names)
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                                str(wheel)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    content = tmp_path / "content"
+    content.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDO_")} | {"PYTHONPATH": str(site)}
+    run = subprocess.run([sys.executable, "-m", "pseudo_labeling", "--help"], cwd=content, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "--labeled" in run.stdout and "--unlabeled" in run.stdout
