@@ -304,7 +304,7 @@ TOY_SPECS = [
     specs.GenerativeRun(baseline=TOY_BASELINE, n_per_class=8, latent=2, width=4, vae_epochs=2, threshold=0.0,
                         round_budget=1.0, precision="fp32"),
     specs.GenerativeRun(baseline=TOY_BASELINE, n_per_class=8, latent=2, width=4, vae_epochs=2, labels="asked",
-                        round_budget=1.0, precision="fp32"),
+                        threshold=0.0, round_budget=1.0, precision="fp32"),
     specs.GenerativeRun(baseline=TOY_BASELINE, n_per_class=0, round_budget=1.0, precision="fp32"),
 ]
 

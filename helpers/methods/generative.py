@@ -82,6 +82,8 @@ def vae_loss(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, log_var: 
     return (reconstruction + kl).mean(), reconstruction.mean(), kl.mean()
 
 
+# Eleven settings: the VAE's own (latent, width, sigma) and its training's, each a field of GenerativeRun
+# that notebook 14 may turn; an options object would hide them from the reader.
 def train_cvae(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, epochs: int = 60, latent: int = 32,
                width: int = 32, sigma: float = 0.1, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
                progress: bool = True) -> tuple[ConditionalVAE, dict[str, list[float]]]:
