@@ -20,7 +20,7 @@ from .train import fast_precision
 BASELINE_EPOCHS = pick(40, 20)
 ORACLE_EPOCHS = pick(16, 6)           # 10,000 images: 16 epochs are 2 budgets of steps
 ROUNDS = pick(3, 2)                   # self-training rounds after the baseline
-ROUND_BUDGET = pick(1.0, 0.5)         # a self-training round's steps, in baseline budgets
+ROUND_BUDGET = pick(1.0, 0.25)        # a self-training round's steps, in baseline budgets
 RETRAIN_BUDGET = pick(1.0, 0.25)      # a curriculum round's, a tri-training student's
 STUDENT_BUDGET = pick(2.0, 0.25)      # the ensemble's student
 SOFT_EPOCHS = pick(10, 2)             # passes over labelled + unlabelled images
