@@ -375,8 +375,7 @@ def generative(spec: GenerativeRun = GenerativeRun()) -> dict:
         data, seed = data_for(spec), spec.baseline.seed
         steps = round(spec.round_budget * baseline_steps(spec.baseline))
         num_classes = len(data.classes)
-        out = {"num_classes": num_classes, "image_size": data.x_labeled.shape[-1],
-               "start_test_pred": predict_proba(start, data.x_test).argmax(1)}
+        out = {"num_classes": num_classes, "image_size": data.x_labeled.shape[-1]}
         if spec.n_per_class == 0 or source is not None:  # a plain round: the labelled images (and every sample)
             x, y = data.x_labeled, data.y_labeled
             if source is not None:
