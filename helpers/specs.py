@@ -20,16 +20,16 @@ from .train import fast_precision
 BASELINE_EPOCHS = pick(40, 20)
 ORACLE_EPOCHS = pick(16, 6)           # 10,000 images: 16 epochs are 2 budgets of steps
 ROUNDS = pick(3, 2)                   # self-training rounds after the baseline
-ROUND_BUDGET = pick(1.0, 0.25)        # a self-training round's steps, in baseline budgets
-RETRAIN_BUDGET = pick(1.0, 0.25)      # a curriculum round's, a tri-training student's
-STUDENT_BUDGET = pick(2.0, 0.25)      # the ensemble's student
-SOFT_EPOCHS = pick(10, 2)             # passes over labelled + unlabelled images
-FIXMATCH_EPOCHS = pick(30, 2)         # passes over the labelled images, 32 steps each
+ROUND_BUDGET = pick(1.0, 0.125)       # a self-training round's steps, in baseline budgets
+RETRAIN_BUDGET = pick(1.0, 0.125)     # a curriculum round's, a tri-training student's
+STUDENT_BUDGET = pick(2.0, 0.125)     # the ensemble's student
+SOFT_EPOCHS = pick(10, 1)             # passes over labelled + unlabelled images
+FIXMATCH_EPOCHS = pick(30, 1)         # passes over the labelled images, 32 steps each
 LEADERBOARD_SEEDS = pick((0, 1, 2), (0,))  # notebook 11's random seeds
 SHIFT_BUDGET = 0.25                   # notebook 13: self-training on the target domain, one round
 COTRAIN_BUDGET = 0.125                # notebook 13: the CNN's steps per co-training round
 GENERATIVE_BUDGET = pick(0.25, 0.125)  # notebook 14: one round of training on generated images
-VAE_EPOCHS = pick(15, 2)              # notebook 14: the conditional VAE's passes over the labelled images
+VAE_EPOCHS = pick(15, 1)              # notebook 14: the conditional VAE's passes over the labelled images
 # One precision for every run, so that every comparison is like for like: bfloat16 autocast
 # where the hardware computes it natively (1.4-1.8x faster on a CPU with AVX512-BF16,
 # benchmarks/precision.py), else float32 (emulated bfloat16 would be slower).

@@ -201,7 +201,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
     return history
 
 
-PREDICT_BATCH = 1000  # images of 32 px a side per forward pass; fewer of larger images (same pixels)
+# Images of 32 px a side per forward pass; fewer of larger images (same pixels). A few hundred keep
+# the activations in cache: 1.5x the images a second of batches of 1,000 (benchmarks/predict_batch.py).
+PREDICT_BATCH = 256
 
 
 def predict_batch_size(x: torch.Tensor) -> int:

@@ -81,3 +81,15 @@ def test_adabn_averages_equal_batches_so_the_mean_is_the_whole_sets():
 def test_adabn_needs_a_batch_norm_layer():
     with pytest.raises(ValueError, match="batch-norm"):
         adapt_batchnorm(nn.Sequential(nn.Conv2d(3, 3, 1)), torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
+
+
+def test_adabn_batch_is_its_own_setting_not_the_prediction_batch(monkeypatch):
+    # The running variance averages the batches' variances, so the batch size changes the result:
+    # a faster prediction batch must never change AdaBN's statistics (notebook 13's cached runs).
+    from helpers import train
+    from helpers.methods import domain
+    x = torch.randint(0, 256, (2 * domain.ADABN_BATCH, 3, 4, 4), dtype=torch.uint8)
+    monkeypatch.setattr(train, "PREDICT_BATCH", 10)
+    default = adapt_batchnorm(_norm_model(), x)
+    assert torch.equal(default[0].running_var, adapt_batchnorm(_norm_model(), x, batch_size=domain.ADABN_BATCH)[0].running_var)
+    assert not torch.allclose(default[0].running_var, adapt_batchnorm(_norm_model(), x, batch_size=10)[0].running_var)

@@ -150,7 +150,7 @@ def test_prediction_in_batches_matches_one_pass_and_never_holds_the_pool_as_floa
 
 def test_default_prediction_batch_holds_the_same_pixels_at_any_image_size():
     sizes = {s: train_module.predict_batch_size(torch.zeros(1, 3, s, s, dtype=torch.uint8)) for s in (16, 32, 64, 256)}
-    assert sizes == {16: 1000, 32: 1000, 64: 250, 256: 15}  # 32 px and below: as before
+    assert sizes == {16: 256, 32: 256, 64: 64, 256: 4}  # 32 px and below: PREDICT_BATCH
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..train import get_device, predict_batch_size, prepare
+from ..train import get_device, prepare
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
 
@@ -47,8 +47,13 @@ def shift_domain(x: torch.Tensor, size: int = 16, sigma: float = 1.0) -> torch.T
     return back.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
 
 
+# The batch size is part of AdaBN's result (the running variance averages the batches' own
+# variances), so it is a fixed setting of the method, never the prediction batch.
+ADABN_BATCH = 1000
+
+
 @torch.no_grad()
-def adapt_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> nn.Module:
+def adapt_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = ADABN_BATCH) -> nn.Module:
     """AdaBN: a copy of ``model`` whose batch-norm running statistics are the target images
     ``x``'s own, every weight unchanged; ``model`` is not modified. The statistics are the mean
     over batches of the batch statistics; the images are shuffled first (a fixed order), so that
@@ -62,7 +67,7 @@ def adapt_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int | None = 
         norm.momentum = None  # None: a cumulative average over every batch, not an EMA
     adapted.train()  # batch-norm layers update their running statistics only in training mode
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    for xb in x[order].split(batch_size or predict_batch_size(x)):
+    for xb in x[order].split(batch_size):
         adapted(prepare(xb, get_device()))
     for norm in norms:
         norm.momentum = 0.1  # PyTorch's default again, for any later training
