@@ -118,3 +118,11 @@ def test_predict_pool_benchmark_times_both_paths_and_compares_their_labels(tmp_p
     assert re.search(r"^goal: >= 1\.5x the fastest DataLoader \(num_workers=[01]\): [\d.]+x, (met|not met); "
                      r"peak memory <= 2 GB: \d+ MB, (met|not met)$", out, re.M)
     assert list(tmp_path.iterdir()) == []  # the images and CSVs went with the temporary folder
+
+
+def test_predict_batch_benchmark_prints_a_ratio_for_every_size(capsys):
+    from benchmarks import predict_batch
+    predict_batch.main(["--n", "40", "--sizes", "8", "16", "--against", "32", "--repeats", "1"])
+    out = capsys.readouterr().out
+    rows = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"^\s+(\d+)\s+[\d.]+\s+\d+\s+([\d.]+)x$", out, re.M)}
+    assert sorted(rows) == [8, 16, 32] and rows[32] == 1.0  # the baseline size is timed too, at ratio 1
