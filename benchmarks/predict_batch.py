@@ -5,9 +5,9 @@ mirror image (``helpers.predict_proba``); a self-training round predicts the poo
 times that pass over a pool of the same size at several batch sizes, in one process, interleaved
 (each size once per repeat, so that a noisy neighbour slows them all alike), with the course's
 model (untrained, on random 32-px images: the time depends on neither the weights nor the
-pixels), and prints images per second and the
-ratio against ``--against`` (1,000, the batch the course used before). On this course's CPUs a
-batch of a few hundred 32-px images keeps the activations in cache; a larger one does not.
+pixels), and prints images per second and the ratio against ``--against`` (1,000, the batch
+the course used before). On this course's CPUs a batch of a few hundred 32-px images keeps the
+activations in cache; a larger one does not.
 
     python benchmarks/predict_batch.py [--sizes 64 128 256 512 1000] [--repeats 3] [--threads 1]
 """
