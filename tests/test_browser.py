@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -230,6 +231,20 @@ return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
 """
 
 
+# What a failed search for the progress bar saw: each bar's box against the window, and the
+# text of the outputs (a widget that failed to render shows its plain-text fallback or an error).
+BARS_JS = """
+const panel = document.querySelector(arguments[0]);
+if (!panel) { return 'no open notebook'; }
+const bars = [...panel.querySelectorAll('.widget-hprogress')].map((b) => {
+  const box = b.getBoundingClientRect();
+  return {top: Math.round(box.top), bottom: Math.round(box.bottom), window: window.innerHeight};
+});
+const outputs = [...panel.querySelectorAll('.jp-OutputArea-output')].map((o) => o.textContent.trim().slice(0, 120));
+return {bars: bars, outputs: outputs.slice(0, 8)};
+"""
+
+
 def _state(driver) -> dict:
     return driver.execute_script(STATE_JS, PANEL, ERROR_TEXT) or {"prompts": [], "idle": False, "errors": []}
 
@@ -294,9 +309,20 @@ def _assert_ran_cleanly_with_a_bar_and_figures(driver, notebook: str) -> None:
 # ------------------------------------------------------------------ the tests
 @pytest.mark.parametrize("notebook", ["00_setup_and_data.ipynb", "01_supervised_baseline.ipynb"])
 def test_a_notebook_runs_in_jupyterlab_through_the_menus(browser, lab, screenshots, notebook):
-    _run_all_through_the_menus(browser, lab, notebook)
-    _wait(browser, lambda d: d.execute_script(SCROLL_TO_JS, f"{PANEL} .jp-OutputArea-output .widget-hprogress"),
-          what="no progress bar could be shown")  # the bar on screen, for the screenshot
+    for attempt in (1, 2):
+        _run_all_through_the_menus(browser, lab, notebook)
+        try:  # the bar on screen, for the screenshot
+            _wait(browser, lambda d: d.execute_script(SCROLL_TO_JS, f"{PANEL} .jp-OutputArea-output .widget-hprogress"))
+            break
+        except TimeoutException:
+            # Seen once (notebook 00, the suite's first browser test, beside the other worker), never
+            # alone or under a synthetic load: keep what the page showed, say so, and run it again once.
+            seen = f"{notebook}: no progress bar could be scrolled into view; the page showed " \
+                   f"{browser.execute_script(BARS_JS, PANEL)}"
+            browser.save_screenshot(str(screenshots / notebook.replace(".ipynb", f"_no_bar_{attempt}.png")))
+            if attempt == 2:
+                pytest.fail(seen, pytrace=False)
+            warnings.warn(seen + "; running it again")
     browser.save_screenshot(str(screenshots / notebook.replace(".ipynb", ".png")))
     _assert_ran_cleanly_with_a_bar_and_figures(browser, notebook)
 
