@@ -2,8 +2,9 @@
 
 Reads outputs/metrics.json (written by `python pseudo_labeling.py`) and, for the oracle,
 outputs/01_baseline.json (written by notebook 01): the default run's table. Reads
-outputs/leaderboard.json (written by notebook 11): the leaderboard. Prints both; with --write,
-replaces the blocks between their markers in README.md.
+outputs/leaderboard.json (written by notebook 11): the leaderboard. Reads the five-seed runs of
+`benchmarks/original_method.py` named in SEED_BLOCKS: one table each. Prints every table whose
+file exists; with --write, replaces the blocks between their markers in README.md.
 
     python benchmarks/readme_results.py [--write]
 """
@@ -19,7 +20,13 @@ from helpers import config
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BOARD_START, BOARD_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
-SEEDS_START, SEEDS_END = "<!-- seeds:start -->", "<!-- seeds:end -->"
+# benchmarks/original_method.py's saved runs -> the README block each fills, and the runs it
+# is compared with seed by seed (or None).
+SEED_BLOCKS = (
+    ("original_method.json", "seeds", None),
+    ("original_method_bf16.json", "seeds-bf16", None),
+    ("original_method_bf16_budget2.json", "seeds-bf16-budget2", "original_method_bf16.json"),
+)
 
 
 def table(metrics: dict, notebook_01: dict | None) -> str:
@@ -94,9 +101,31 @@ def seeds_table(runs: list[dict]) -> str:
     rows.append(f"Gain over each seed's own baseline (each seed draws its own split): mean {mean:+.2f} ± "
                 f"{std:.2f} points over {len(gains)} seeds, above the baseline on {sum(g > 0 for g in gains)} "
                 f"of {len(gains)}; threshold {cfg['threshold']:g}, {cfg['rounds']} rounds of "
-                f"{cfg['round_budget']:g} baseline budget each, {'from scratch' if cfg['from_scratch'] else 'continued training'}, "
+                f"{cfg['round_budget']:g} baseline budget{'' if cfg['round_budget'] == 1 else 's'} each, {'from scratch' if cfg['from_scratch'] else 'continued training'}, "
                 f"{cfg['precision']}.")
     return "\n".join(rows)
+
+
+def paired_line(runs: list[dict], reference: list[dict]) -> str:
+    """Each seed's gain minus the same seed's gain in ``reference`` (same seed: same split and
+    baseline), mean ± std over the seeds both hold, and how much longer the runs took."""
+    def gain(r):
+        return 100 * (r["records"][-1]["test_accuracy"] - r["records"][0]["test_accuracy"])
+
+    def budgets(r):
+        b = r["config"]["round_budget"]
+        return f"{b:g} budget{'' if b == 1 else 's'} a round"
+
+    before = {r["seed"]: r for r in reference}
+    both = [r for r in runs if r["seed"] in before]
+    if not both:
+        sys.exit("error: the two five-seed files share no seed")
+    diffs = [gain(r) - gain(before[r["seed"]]) for r in both]
+    mean = sum(diffs) / len(diffs)
+    std = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5 if len(diffs) > 1 else 0.0
+    time_ratio = sum(r["total_seconds"] for r in both) / sum(before[r["seed"]]["total_seconds"] for r in both)
+    return (f"{budgets(both[0])} minus {budgets(reference[0])}, seed by seed: {mean:+.2f} ± {std:.2f} points "
+            f"over {len(diffs)} seeds ({' / '.join(f'{d:+.2f}' for d in diffs)}), for {time_ratio:.1f} times the time.")
 
 
 def _replace(body: str, start: str, end: str, text: str) -> str:
@@ -110,28 +139,36 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update README.md in place")
     args = parser.parse_args()
     out = Path(config.OUTPUT_DIR)
-    metrics = json.loads((out / "metrics.json").read_text())
-    nb01 = out / "01_baseline.json"
+    metrics_file, nb01 = out / "metrics.json", out / "01_baseline.json"
     notebook_01 = json.loads(nb01.read_text()) if nb01.exists() else None
-    text = table(metrics, notebook_01)
-    print(text)
+    text = table(json.loads(metrics_file.read_text()), notebook_01) if metrics_file.exists() else None
+    if text is None:
+        print(f"{metrics_file.name}: not found (python pseudo_labeling.py writes it); its table is left as it is")
+    else:
+        print(text)
     board_file = out / "leaderboard.json"
     board = leaderboard(json.loads(board_file.read_text())) if board_file.exists() else None
     if board is not None:
         print()
         print(board)
-    seeds_file = out / "original_method.json"
-    seeds = seeds_table(json.loads(seeds_file.read_text())) if seeds_file.exists() else None
-    if seeds is not None:
-        print()
-        print(seeds)
+    seed_blocks = {}
+    for name, block, reference in SEED_BLOCKS:
+        if not (out / name).exists():
+            continue
+        runs = json.loads((out / name).read_text())
+        seed_blocks[block] = seeds_table(runs)
+        if reference is not None and (out / reference).exists():
+            seed_blocks[block] += "\n\n" + paired_line(runs, json.loads((out / reference).read_text()))
+        print(f"\n{name}:\n{seed_blocks[block]}")
     if args.write:
         readme = config.PROJECT_ROOT / "README.md"
-        body = _replace(readme.read_text(), START, END, text)
+        body = readme.read_text()
+        if text is not None:
+            body = _replace(body, START, END, text)
         if board is not None:
             body = _replace(body, BOARD_START, BOARD_END, board)
-        if seeds is not None:
-            body = _replace(body, SEEDS_START, SEEDS_END, seeds)
+        for block, table_text in seed_blocks.items():
+            body = _replace(body, f"<!-- {block}:start -->", f"<!-- {block}:end -->", table_text)
         readme.write_text(body)
 
 

@@ -126,3 +126,26 @@ def test_predict_batch_benchmark_prints_a_ratio_for_every_size(capsys):
     out = capsys.readouterr().out
     rows = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"^\s+(\d+)\s+[\d.]+\s+\d+\s+([\d.]+)x$", out, re.M)}
     assert sorted(rows) == [8, 16, 32] and rows[32] == 1.0  # the baseline size is timed too, at ratio 1
+
+
+def test_paired_line_subtracts_each_seeds_own_gain_and_skips_seeds_only_one_file_holds():
+    from benchmarks.readme_results import paired_line
+    def seed_run(seed, base, final, budget, seconds):
+        return {"seed": seed, "total_seconds": seconds, "config": {"round_budget": budget},
+                "records": [{"round": 0, "test_accuracy": base}, {"round": 1, "test_accuracy": final}]}
+    one = [seed_run(0, 0.80, 0.81, 1.0, 100.0), seed_run(1, 0.78, 0.80, 1.0, 100.0)]
+    two = [seed_run(0, 0.80, 0.83, 2.0, 150.0), seed_run(1, 0.78, 0.79, 2.0, 170.0), seed_run(2, 0.7, 0.9, 2.0, 1.0)]
+    line = paired_line(two, one)
+    assert line.startswith("2 budgets a round minus 1 budget a round, seed by seed: +0.50 ± 2.12 points over 2 seeds")
+    assert "(+2.00 / -1.00)" in line and "for 1.6 times the time" in line
+
+
+def test_validation_curves_benchmark_prints_both_verdicts_for_every_run(toy_runs, capsys):
+    from benchmarks import validation_curves
+    validation_curves.main(["--seeds", "0", "1", "--precisions", "fp32", "--epochs", "2", "--n-val", "4"])
+    rows = [l.split() for l in capsys.readouterr().out.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("fp32", "0"), ("fp32", "1")]
+    for r in rows:
+        rise, se = float(r[4]), float(r[5])
+        assert rise >= 0 and se > 0 and r[6] == ("yes" if rise <= 0.01 else "no")
+        assert r[7] == ("yes" if rise <= 2 * se else "no")
