@@ -202,7 +202,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 40,
 
 
 # Images of 32 px a side per forward pass; fewer of larger images (same pixels). A few hundred keep
-# the activations in cache: 1.5x the images a second of batches of 1,000 (benchmarks/predict_batch.py).
+# the activations in cache: 1.5-1.8x the images a second of batches of 1,000 (benchmarks/predict_batch.py).
 PREDICT_BATCH = 256
 
 
