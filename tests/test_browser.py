@@ -318,10 +318,11 @@ def test_a_notebook_runs_in_jupyterlab_through_the_menus(browser, lab, screensho
             _wait(browser, lambda d: d.execute_script(SCROLL_TO_JS, f"{PANEL} .jp-OutputArea-output .widget-hprogress"))
             break
         except TimeoutException:
-            # Seen twice (notebook 00, the suite's first browser test, beside the other worker), never
-            # alone or under a synthetic load. The second time the page showed the terminal's text bar
-            # and "quick mode: False", though the server runs with PSEUDO_QUICK=1: the cells had run in
-            # a kernel without the server's environment. Keep what the page showed, say so, run it again.
+            # Seen three times (notebook 00, the suite's first browser test, beside the other worker),
+            # never alone or under a synthetic load. The page showed the text bar and "quick mode: False"
+            # though the server runs with PSEUDO_QUICK=1: those are the outputs stored in the file (a
+            # full-mode run, whose widget state is not saved), so the page most likely went back to the
+            # file's contents after the clear and the run. Keep what the page showed, say so, run it again.
             seen = f"{notebook}: no progress bar could be scrolled into view; the page showed " \
                    f"{browser.execute_script(BARS_JS, PANEL)}"
             browser.save_screenshot(str(screenshots / notebook.replace(".ipynb", f"_no_bar_{attempt}.png")))
