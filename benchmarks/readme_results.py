@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from helpers import config
+from helpers.metrics import mean_std
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BOARD_START, BOARD_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
@@ -94,8 +95,7 @@ def seeds_table(runs: list[dict]) -> str:
         rounds = [f"{a:.1%}" for a in accs[1:]] + ["–"] * (n_rounds - len(accs) + 1)
         rows.append(f"| {r['seed']} | {accs[0]:.1%} | " + " | ".join(rounds)
                     + f" | {gains[-1]:+.2f} | {', '.join(rejected) or 'none'} | {r['total_seconds'] / 60:.1f} min |")
-    mean = sum(gains) / len(gains)
-    std = (sum((g - mean) ** 2 for g in gains) / (len(gains) - 1)) ** 0.5 if len(gains) > 1 else 0.0
+    mean, std = mean_std(gains)
     cfg = runs[0]["config"]
     rows.append("")
     rows.append(f"Gain over each seed's own baseline (each seed draws its own split): mean {mean:+.2f} ± "
@@ -121,8 +121,7 @@ def paired_line(runs: list[dict], reference: list[dict]) -> str:
     if not both:
         sys.exit("error: the two five-seed files share no seed")
     diffs = [gain(r) - gain(before[r["seed"]]) for r in both]
-    mean = sum(diffs) / len(diffs)
-    std = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5 if len(diffs) > 1 else 0.0
+    mean, std = mean_std(diffs)
     time_ratio = sum(r["total_seconds"] for r in both) / sum(before[r["seed"]]["total_seconds"] for r in both)
     return (f"{budgets(both[0])} minus {budgets(reference[0])}, seed by seed: {mean:+.2f} ± {std:.2f} points "
             f"over {len(diffs)} seeds ({' / '.join(f'{d:+.2f}' for d in diffs)}), for {time_ratio:.1f} times the time.")
