@@ -5,7 +5,10 @@ spec's recipe, precision and seed) in a temporary outputs folder, so that it is 
 loaded from ``outputs/runs/``, and prints the wall time of `fit`, of `fit` plus the test
 evaluation, and the test accuracy.
 
-    python benchmarks/baseline.py [--seeds 0 1 2]
+    python benchmarks/baseline.py [--seeds 0 1 2] [--epochs 160]
+
+``--epochs`` trains it longer, e.g. for as many steps as a method that starts from it (160 epochs:
+the baseline's 40 and three rounds of one budget each): the supervised control at a matched budget.
 """
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ from helpers.specs import BaselineRun, with_seed
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--epochs", type=int, default=BaselineRun().epochs, help="passes over the labelled images")
     args = parser.parse_args(argv)
-    spec = BaselineRun()
+    spec = BaselineRun(epochs=args.epochs)
     data = runs.data_for(spec)  # decoded before the clock starts
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {h.get_device()}, "
           f"{len(data.y_labeled)} labelled images, {spec.epochs} epochs, width {spec.width}, "

@@ -3,8 +3,9 @@
 Reads outputs/metrics.json (written by `python pseudo_labeling.py`) and, for the oracle,
 outputs/01_baseline.json (written by notebook 01): the default run's table. Reads
 outputs/leaderboard.json (written by notebook 11): the leaderboard. Reads the five-seed runs of
-`benchmarks/original_method.py` named in SEED_BLOCKS: one table each. Prints every table whose
-file exists; with --write, replaces the blocks between their markers in README.md.
+`benchmarks/original_method.py` named in SEED_BLOCKS: one table each, and
+outputs/round_recipes.json (`benchmarks/round_recipes.py`): the changes to a round. Prints every
+table whose file exists; with --write, replaces the blocks between their markers in README.md.
 
     python benchmarks/readme_results.py [--write]
 """
@@ -16,11 +17,14 @@ import re
 import sys
 from pathlib import Path
 
-from helpers import config
-from helpers.metrics import mean_std
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.round_recipes import summary as recipes_summary  # noqa: E402
+from helpers import config  # noqa: E402
+from helpers.metrics import mean_std  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BOARD_START, BOARD_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+RECIPES_START, RECIPES_END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 # benchmarks/original_method.py's saved runs -> the README block each fills, and the runs it
 # is compared with seed by seed (or None).
 SEED_BLOCKS = (
@@ -127,6 +131,25 @@ def paired_line(runs: list[dict], reference: list[dict]) -> str:
             f"over {len(diffs)} seeds ({' / '.join(f'{d:+.2f}' for d in diffs)}), for {time_ratio:.1f} times the time.")
 
 
+def recipes_table(saved: dict) -> str:
+    """benchmarks/round_recipes.py: one row per change to a round, against the default run."""
+    if any(entry["settings"].get("quick") for entry in saved.values()):
+        sys.exit("error: outputs/round_recipes.json comes from a quick-mode run; run the benchmark without PSEUDO_QUICK")
+    show = lambda pair: "–" if pair is None else f"{pair[0]:+.2f} ± {pair[1]:.2f}"
+    rows = ["| recipe | what changes | pool gain | minus the default's | test gain | minus the default's "
+            "| rounds rejected | minutes a run |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in recipes_summary(saved):
+        changes = ", ".join(f"{k} {'off' if v in (None, False) else v}" for k, v in row["changes"].items()) or "–"
+        rows.append(f"| {row['recipe']} | {changes} | {show(row['pool'])} | {show(row['pool_vs_default'])} | "
+                    f"{show(row['test'])} | {show(row['test_vs_default'])} | {row['rejected']} | {row['minutes']:.1f} |")
+    first = next(iter(saved.values()))
+    rows.append("")
+    rows.append(f"Gains in points over each seed's own baseline, mean ± std over {len(first['seeds'])} seeds "
+                f"({', '.join(str(r['seed']) for r in first['seeds'])}); 'minus the default's': each seed's gain "
+                f"minus the default recipe's on the same seed; minutes: the rounds only; {first['settings']['precision']}.")
+    return "\n".join(rows)
+
+
 def _replace(body: str, start: str, end: str, text: str) -> str:
     if start not in body or end not in body:
         sys.exit(f"error: README.md has no {start} ... {end} block")
@@ -150,6 +173,10 @@ def main() -> None:
     if board is not None:
         print()
         print(board)
+    recipes_file = out / "round_recipes.json"
+    recipes = recipes_table(json.loads(recipes_file.read_text())) if recipes_file.exists() else None
+    if recipes is not None:
+        print(f"\n{recipes_file.name}:\n{recipes}")
     seed_blocks = {}
     for name, block, reference in SEED_BLOCKS:
         if not (out / name).exists():
@@ -166,6 +193,8 @@ def main() -> None:
             body = _replace(body, START, END, text)
         if board is not None:
             body = _replace(body, BOARD_START, BOARD_END, board)
+        if recipes is not None:
+            body = _replace(body, RECIPES_START, RECIPES_END, recipes)
         for block, table_text in seed_blocks.items():
             body = _replace(body, f"<!-- {block}:start -->", f"<!-- {block}:end -->", table_text)
         readme.write_text(body)

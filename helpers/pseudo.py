@@ -14,7 +14,7 @@ import torch.nn as nn
 from . import config
 from .metrics import accuracy
 from .models import make_model
-from .train import evaluate, fit, predict_proba
+from .train import TrainStep, evaluate, fit, predict_proba
 
 
 def pseudo_label(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +67,7 @@ class SelfTrainResult:
         return {"threshold": self.threshold, "records": [asdict(r) for r in self.records]}
 
 
-# Fourteen keyword settings: the write-up's choices that notebook 04 turns one by one; grouping them in
+# Fifteen keyword settings: the write-up's choices that notebook 04 turns one by one; grouping them in
 # an object would hide from the reader the knobs the lesson turns.
 def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
                model: nn.Module, *, threshold: float = 0.9, rounds: int = 3, round_steps: int = 1280,
@@ -75,14 +75,15 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
                selection: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
                test: tuple[torch.Tensor, torch.Tensor] | None = None,
                y_unlabeled_hidden: torch.Tensor | None = None, precision: str = "fp32",
-               seed: int = config.SEED, progress: bool = True,
+               step: TrainStep | None = None, seed: int = config.SEED, progress: bool = True,
                log: Callable[[str], None] | None = print) -> SelfTrainResult:
     """From the trained baseline ``model``, ``rounds`` of: predict the unlabelled pool (softmax ->
     max probability -> argmax), keep ``max_probs > threshold`` (or ``selection(max_probs, round)``,
     e.g. Curriculum Labeling's percentile), train ``round_steps`` steps on labelled + kept images:
     continuing the previous model, as the write-up says, or a fresh one (``from_scratch``).
     The guard keeps the previous model when a round's accuracy on the labelled images falls by
-    more than ``guard`` (``None``: off). ``y_unlabeled_hidden`` grades pseudo-labels, never trains.
+    more than ``guard`` (``None``: off). ``step`` is what each round's optimizer step computes (default:
+    ``fit``'s, the baseline's weak augmentation). ``y_unlabeled_hidden`` grades pseudo-labels, never trains.
     Stops early, with a warning, when no pseudo-label passes the threshold.
     """
     select_confident(torch.zeros(0), threshold)  # validate before any training
@@ -111,8 +112,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
         epochs = max(1, round(round_steps / math.ceil(len(x_train) / 128)))
         model = (make_model(num_classes, **_arch(result.model), seed=seed + r) if from_scratch
                  else copy.deepcopy(result.model))  # a copy: the baseline and earlier rounds stay as they were
-        history = fit(model, x_train, y_train, epochs=epochs, lr=lr, seed=seed + r, precision=precision,
-                      progress=progress, desc=f"round {r}")
+        history = fit(model, x_train, y_train, epochs=epochs, lr=lr, step=step, seed=seed + r,
+                      precision=precision, progress=progress, desc=f"round {r}")
         labeled_acc = evaluate(model, x_labeled, y_labeled)
         accepted = guard is None or labeled_acc >= reference - guard
         truth = None if y_unlabeled_hidden is None else y_unlabeled_hidden[mask]

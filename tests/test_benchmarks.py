@@ -1,13 +1,15 @@
 """The benchmarks run against the helpers' current API: each one on toy images, in seconds."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from benchmarks import baseline as baseline_benchmark
 from benchmarks import longer_runs
-from benchmarks.readme_results import table
+from benchmarks import round_recipes
+from benchmarks.readme_results import recipes_table, table
 from helpers import config, runs
 from conftest import toy_course_data
 
@@ -35,6 +37,42 @@ def test_longer_runs_benchmark_reports_each_seed_and_the_gap(toy_runs, capsys):
     assert re.search(r"^\s+0\s+[\d.]+%\s+[\d.]+%\s+[\d.]+$", out, re.M)
     assert "points below it" in out
     assert {p.name.split("-")[0] for p in toy_runs.glob("*.json")} == {"baseline", "oracle", "fixmatch"}
+
+
+def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_seed(toy_runs, tmp_path, capsys):
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "default", "lr0.03", "--seeds", "0", "1", "--json", str(saved)])
+    out = capsys.readouterr().out
+    assert re.search(r"^default\s+[+-][\d.]+ ± [\d.]+\s+[+-][\d.]+ ± [\d.]+\s+\d+\s+[\d.]+$", out, re.M)
+    assert re.search(r"^lr0\.03(\s+[+-][\d.]+ ± [\d.]+){4}\s+\d+\s+[\d.]+$", out, re.M)  # gains and paired differences
+    runs_saved = json.loads(saved.read_text())
+    assert runs_saved["lr0.03"]["settings"]["lr"] == 0.03 and runs_saved["default"]["settings"]["lr"] == 0.1
+    assert [r["seed"] for r in runs_saved["default"]["seeds"]] == [0, 1]
+    assert all(len(r["pool_accuracy"]) == 2 for r in runs_saved["lr0.03"]["seeds"])
+    round_recipes.main(["--recipes", "labelled-only", "--seeds", "0", "--json", str(saved)])
+    out = capsys.readouterr().out
+    runs_saved = json.loads(saved.read_text())
+    assert set(runs_saved) == {"default", "lr0.03", "labelled-only"}  # the earlier recipes stay in the file
+    control = runs_saved["labelled-only"]["seeds"][0]
+    assert control["kept"] == [] and len(control["labeled_accuracy"]) == 1 + round_recipes.DEFAULT["rounds"]
+    assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
+
+
+def _recipe(settings: dict, pool_after: list[float], quick: bool = False) -> dict:
+    rows = [{"seed": seed, "seconds": 60.0, "pool_accuracy": [0.80, after], "test_accuracy": [0.80, after + 0.01],
+             "rejected": [2] if after < 0.80 else []} for seed, after in enumerate(pool_after)]
+    return {"settings": {**round_recipes.DEFAULT, **settings, "precision": "bf16", "quick": quick}, "seeds": rows}
+
+
+def test_recipes_table_subtracts_the_default_seed_by_seed_and_names_what_changed():
+    saved = {"default": _recipe({}, [0.81, 0.83]), "strong": _recipe({"augment": "strong", "guard": None}, [0.82, 0.79])}
+    lines = recipes_table(saved).splitlines()
+    assert lines[2] == "| default | – | +2.00 ± 1.41 | – | +3.00 ± 1.41 | – | 0 | 1.0 |"
+    # strong: gains +2 and -1 against the default's +1 and +3: differences +1 and -4
+    assert lines[3] == "| strong | guard off, augment strong | +0.50 ± 2.12 | -1.50 ± 3.54 | +1.50 ± 2.12 | -1.50 ± 3.54 | 1 | 1.0 |"
+    assert "over 2 seeds (0, 1)" in lines[-1] and lines[-1].endswith("bf16.")
+    with pytest.raises(SystemExit, match="quick-mode"):
+        recipes_table({"default": _recipe({}, [0.81], quick=True)})
 
 
 def _metrics(accepted: bool) -> dict:

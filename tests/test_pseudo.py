@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import helpers.pseudo as pseudo_module
-from helpers import evaluate, fit, make_model, pseudo_label, select_confident, self_train
+from helpers import SupervisedStep, evaluate, fit, make_model, pseudo_label, select_confident, self_train
 from conftest import toy_images
 
 
@@ -126,6 +126,20 @@ def test_self_train_continues_the_baseline_unless_from_scratch(monkeypatch):
     self_train(x[labeled], y[labeled], x[unlabeled], model, from_scratch=True, **common)
     fresh = make_model(2, width=4, seed=3 + 1)
     assert all(torch.equal(a, b) for a, b in zip(trained[1], _weights(fresh)))
+
+
+def test_self_train_trains_each_round_with_the_step_it_is_given():
+    x, y, labeled, unlabeled = _toy_split()
+    model = _baseline(x[labeled], y[labeled], epochs=4)
+    seen = []
+
+    def augment(batch):  # a round's step augments with this, not with fit's default
+        seen.append(len(batch))
+        return batch
+
+    self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.0, rounds=2, round_steps=2, guard=None,
+               step=SupervisedStep(augment), progress=False, log=None)
+    assert len(seen) == 4 and sum(seen) > 0  # two rounds of two steps, each through the given step
 
 
 def test_self_train_needs_a_baseline_model():

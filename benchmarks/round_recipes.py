@@ -1,0 +1,148 @@
+"""Changes to a self-training round against the default run, on several seeds: what did each buy?
+
+Each seed draws its own split and starts from its own baseline, the one `pseudo_labeling.py
+--seed S` trains (``runs.baseline`` with ``seed = split_seed = S``, loaded from
+``outputs/runs/`` when it is there). From it every recipe runs ``helpers.self_train`` with the
+default run's settings except those the recipe names (threshold 0.9, 3 rounds of one baseline
+budget in full mode, learning rate 0.1, the guard at 5 points, the baseline's weak augmentation).
+
+Recipes are compared by the **pool gain**: the final model's accuracy on the 8,000 unlabelled
+images, graded against their hidden labels, minus the baseline's - the accuracy of the
+pseudo-labels the model would give next (one standard error about 0.45 points, half the test
+set's). The test gain is printed beside it and is never used to choose. For each recipe: the
+mean +- std of both gains and the paired difference against the default, seed by seed.
+
+    python benchmarks/round_recipes.py [--recipes default lr0.03 ...] [--seeds 0 1 2 3 4] [--json FILE]
+
+Every recipe's complete settings are saved with its per-seed records (default JSON:
+outputs/round_recipes.json); a recipe run again replaces its entry, the others stay.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+import helpers as h
+from helpers import config, runs
+from helpers.augment import strong_augment
+from helpers.io import atomic_write
+from helpers.metrics import accuracy, mean_std
+from helpers.specs import ROUND_BUDGET, ROUNDS, BaselineRun
+
+DEFAULT = {"threshold": 0.9, "rounds": ROUNDS, "round_budget": ROUND_BUDGET, "lr": 0.1, "guard": 0.05, "augment": "weak",
+           "pseudo_labels": True}
+RECIPES = {  # name -> the settings that differ from the default run
+    "default": {},
+    "labelled-only": {"pseudo_labels": False, "guard": None},  # the control: the same rounds and steps, no pool
+    "lr0.03": {"lr": 0.03},                                  # fine-tuning rather than a new warm-up to 0.1
+    "threshold0.7": {"threshold": 0.7},                      # more, less accurate pseudo-labels
+    "rounds5": {"rounds": ROUNDS + 2},                        # two more rounds
+    "strong": {"augment": "strong", "guard": None},           # a noised student (Noisy Student, arXiv 1911.04252)
+    "strong-budget2": {"augment": "strong", "guard": None, "round_budget": 2 * ROUND_BUDGET},
+}
+
+
+def one_run(seed: int, settings: dict) -> dict:
+    spec = BaselineRun(seed=seed, split_seed=seed)  # the baseline `pseudo_labeling.py --seed S` trains
+    start, data = runs.baseline(spec)["model"], runs.data_for(spec)
+    pool = lambda model: accuracy(h.predict_proba(model, data.x_unlabeled).argmax(1), data.y_unlabeled_hidden)
+    step = h.SupervisedStep(strong_augment) if settings["augment"] == "strong" else None
+    started = time.perf_counter()
+    if not settings["pseudo_labels"]:
+        return _labelled_only(seed, settings, spec, start, data, step, pool, started)
+    result = h.self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, start, threshold=settings["threshold"],
+                          rounds=settings["rounds"],
+                          round_steps=round(settings["round_budget"] * runs.baseline_steps(spec)),
+                          lr=settings["lr"], guard=settings["guard"], step=step, test=(data.x_test, data.y_test),
+                          y_unlabeled_hidden=data.y_unlabeled_hidden, precision=spec.precision, seed=seed,
+                          progress=False, log=None)
+    seconds = time.perf_counter() - started
+    records = result.records
+    return {"seed": seed, "seconds": seconds,
+            "pool_accuracy": [pool(start), pool(result.model)],
+            "test_accuracy": [records[0].test_accuracy, records[-1].test_accuracy],
+            "labeled_accuracy": [r.labeled_accuracy for r in records],
+            "kept": [r.n_selected for r in records[1:]],
+            "kept_accuracy": [r.pseudo_label_accuracy for r in records[1:]],
+            "rejected": [r.round for r in records if not r.accepted]}
+
+
+def _labelled_only(seed, settings, spec, start, data, step, pool, started) -> dict:
+    """The control: each round continues training the model on the labelled images alone, with the
+    same steps, schedule and seeds as a round of self-training: what the extra steps are worth."""
+    model, steps = copy.deepcopy(start), round(settings["round_budget"] * runs.baseline_steps(spec))
+    epochs = max(1, round(steps / math.ceil(len(data.y_labeled) / 128)))
+    labelled = [h.evaluate(model, data.x_labeled, data.y_labeled)]
+    for r in range(1, settings["rounds"] + 1):
+        h.fit(model, data.x_labeled, data.y_labeled, epochs=epochs, lr=settings["lr"], step=step, seed=seed + r,
+              precision=spec.precision, progress=False)
+        labelled.append(h.evaluate(model, data.x_labeled, data.y_labeled))
+    test = [h.evaluate(start, data.x_test, data.y_test), h.evaluate(model, data.x_test, data.y_test)]
+    return {"seed": seed, "seconds": time.perf_counter() - started, "pool_accuracy": [pool(start), pool(model)],
+            "test_accuracy": test, "labeled_accuracy": labelled, "kept": [], "kept_accuracy": [], "rejected": []}
+
+
+def gains(rows: list[dict], key: str) -> dict[int, float]:
+    """Each seed's final accuracy minus its baseline's, in points."""
+    return {r["seed"]: 100 * (r[key][1] - r[key][0]) for r in rows}
+
+
+def summary(saved: dict) -> list[dict]:
+    """One row per recipe: mean ± std of the pool and test gains over seeds, the paired difference
+    against the default run's gain seed by seed (None for the default, or without it), rejected
+    rounds, and the rounds' minutes a run."""
+    rows = []
+    for name, entry in saved.items():
+        row = {"recipe": name, "changes": {k: v for k, v in entry["settings"].items() if DEFAULT.get(k, v) != v},
+               "seeds": len(entry["seeds"]), "rejected": sum(len(r["rejected"]) for r in entry["seeds"]),
+               "minutes": mean_std([r["seconds"] / 60 for r in entry["seeds"]])[0]}
+        for key, label in (("pool_accuracy", "pool"), ("test_accuracy", "test")):
+            mine = gains(entry["seeds"], key)
+            row[label] = mean_std(mine.values())
+            row[f"{label}_vs_default"] = None
+            if "default" in saved and name != "default":
+                ref = gains(saved["default"]["seeds"], key)
+                row[f"{label}_vs_default"] = mean_std([mine[s] - ref[s] for s in sorted(set(mine) & set(ref))])
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--json", type=Path, default=config.OUTPUT_DIR / "round_recipes.json")
+    args = parser.parse_args(argv)
+    precision = BaselineRun().precision
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision {precision}, "
+          f"seeds {args.seeds}, quick mode {config.QUICK}")
+    # Recipes run before (each with its settings) stay in the file; those run now replace theirs.
+    saved = json.loads(args.json.read_text()) if args.json.exists() else {}
+    for name in args.recipes:
+        settings = {**DEFAULT, **RECIPES[name]}
+        rows = [one_run(seed, settings) for seed in args.seeds]
+        saved[name] = {"settings": {**settings, "precision": precision, "quick": config.QUICK}, "seeds": rows}
+        for r in rows:
+            print(f"  {name} seed {r['seed']}: pool {r['pool_accuracy'][0]:.2%} -> {r['pool_accuracy'][1]:.2%}, "
+                  f"test {r['test_accuracy'][0]:.2%} -> {r['test_accuracy'][1]:.2%}, kept {r['kept']}, "
+                  f"rejected {r['rejected'] or '-'}, {r['seconds'] / 60:.1f} min", flush=True)
+    print(f"\n{'recipe':<16}{'pool gain':>14}{'vs default':>14}{'test gain':>14}{'vs default':>14}"
+          f"{'rejected':>10}{'min/run':>9}")
+    show = lambda pair: f"{'':>14}" if pair is None else "{:>+8.2f} ± {:.2f}".format(*pair)
+    for row in summary(saved):
+        print(f"{row['recipe']:<16}{show(row['pool'])}{show(row['pool_vs_default'])}{show(row['test'])}"
+              f"{show(row['test_vs_default'])}{row['rejected']:>10}{row['minutes']:>9.1f}")
+    print("gains in points over each seed's own baseline, mean ± std over seeds; 'vs default': the paired "
+          "difference, seed by seed; minutes: the rounds only (the baselines are loaded or trained once)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.json, lambda tmp: Path(tmp).write_text(json.dumps(saved, indent=1)))
+
+
+if __name__ == "__main__":
+    main()
