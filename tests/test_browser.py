@@ -216,6 +216,7 @@ return {
   bars: all('.jp-OutputArea-output .widget-hprogress').length,
   bar_labels: all('.jp-OutputArea-output .widget-html-content').map((e) => e.textContent).join(' '),
   figures: all('.jp-OutputArea-output img').length,
+  quick: outputs.some((text) => /quick mode:? True/.test(text)),
 };
 """
 
@@ -276,8 +277,10 @@ def _run_all_through_the_menus(driver, lab, notebook: str, attempts: int = 2) ->
     once. JupyterLab's kernel connection can break right after the restart (seen once here:
     jupyter_server failed to decode a websocket message, and the kernel never received a cell),
     and once the "Clear Outputs of All Cells" click left the stored counts in place (notebook 00,
-    the suite's first browser test, beside the other worker). What must hold of the run is
-    unchanged."""
+    the suite's first browser test, beside the other worker). So is a page that, once the run is
+    over, shows the file's stored outputs (a full-mode run: "quick mode False") instead of this
+    server's quick-mode run: seen several times on notebook 00 beside the other worker, where
+    it used to surface later as a missing progress bar. What must hold of the run is unchanged."""
     for attempt in range(1, attempts + 1):
         _shut_down_kernels(lab)
         driver.get(f"{lab['url']}lab/tree/notebooks/{notebook}?reset&token={lab['token']}")
@@ -290,15 +293,19 @@ def _run_all_through_the_menus(driver, lab, notebook: str, attempts: int = 2) ->
             _visible(driver, ".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
             _until(driver, lambda s: any("*" in p or re.search(r"\d", p) for p in s["prompts"]), START_TIMEOUT,
                    f"{notebook}: no cell started within {START_TIMEOUT} s of the restart")
-            break
         except TimeoutException as failure:
             if attempt == attempts:
                 raise
             warnings.warn(f"{failure.msg}; opening it again")
-    # Cleared prompts read "[ ]:", so all numbered means every cell ran after the restart.
-    state = _until(driver, lambda s: s["errors"] or (s["idle"] and _all_ran(s)), RUN_TIMEOUT,
-                   f"{notebook} did not finish within {RUN_TIMEOUT} s")
+            continue
+        # Cleared prompts read "[ ]:", so all numbered means every cell ran after the restart.
+        state = _until(driver, lambda s: s["errors"] or (s["idle"] and _all_ran(s)), RUN_TIMEOUT,
+                       f"{notebook} did not finish within {RUN_TIMEOUT} s")
+        if state["quick"] or state["errors"] or attempt == attempts:
+            break
+        warnings.warn(f"{notebook}: the page shows the file's stored outputs, not this quick-mode run; opening it again")
     assert not state["errors"], f"{notebook} stopped on an error:\n" + "\n".join(state["errors"])
+    assert state["quick"], f"{notebook}: the page does not show this server's quick-mode run (\"quick mode True\")"
 
 
 def _assert_ran_cleanly_with_a_bar_and_figures(driver, notebook: str) -> None:
