@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seeds:
                 run = runs.baseline(with_seed(spec, seed))
                 print(f"seed {seed}: fit {run['history']['seconds'][-1]:.1f} s, fit + test evaluation "
-                      f"{run['seconds']:.1f} s, test accuracy {run['test_accuracy']:.1%}")
+                      f"{run['seconds']:.1f} s, test accuracy {run['test_accuracy']:.2%}")
         finally:
             config.OUTPUT_DIR = saved_runs
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
