@@ -32,7 +32,7 @@ import helpers as h
 from helpers import config, runs
 from helpers.augment import strong_augment
 from helpers.io import atomic_write
-from helpers.metrics import accuracy, mean_std
+from helpers.metrics import accuracy, mean_std, paired_difference
 from helpers.specs import ROUND_BUDGET, ROUNDS, BaselineRun
 
 DEFAULT = {"threshold": 0.9, "rounds": ROUNDS, "round_budget": ROUND_BUDGET, "lr": 0.1, "guard": 0.05, "augment": "weak",
@@ -107,8 +107,7 @@ def summary(saved: dict) -> list[dict]:
             row[label] = mean_std(mine.values())
             row[f"{label}_vs_default"] = None
             if "default" in saved and name != "default":
-                ref = gains(saved["default"]["seeds"], key)
-                row[f"{label}_vs_default"] = mean_std([mine[s] - ref[s] for s in sorted(set(mine) & set(ref))])
+                row[f"{label}_vs_default"] = paired_difference(mine, gains(saved["default"]["seeds"], key))[:2]
         rows.append(row)
     return rows
 
