@@ -53,6 +53,7 @@ EPOCHS = specs.BASELINE_EPOCHS  # epochs of the supervised baseline
 ROUND_BUDGET = specs.ROUND_BUDGET  # a round's optimizer steps, in multiples of the baseline's
 FROM_SCRATCH = False        # False: continue training the model (the write-up); True: a fresh one
 GUARD = 0.05                # reject a round whose labelled accuracy falls by more than this
+CONTROL = False             # True: also train the same rounds on the labelled images alone (the control)
 WIDTH = 16                  # channels of the CNN's first stage (then 2x and 4x)
 PRECISION = specs.PRECISION # "bf16" where the hardware computes it natively, else "fp32"
 SEED = config.SEED          # the same seed gives the same split and the same numbers
@@ -78,6 +79,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="train a fresh model each round instead of continuing the last one")
     p.add_argument("--guard", type=float, default=GUARD,
                    help="keep the previous model when a round's labelled accuracy falls by more than this (-1: off)")
+    p.add_argument("--control", action="store_true", default=CONTROL,
+                   help="also train the same rounds from the baseline on the labelled images alone, no pseudo-label: "
+                        "the pseudo-labels helped only where self-training beats this (the rounds take twice as long)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=PRECISION, help="training precision")
     p.add_argument("--width", type=int, default=WIDTH, help="CNN width (channels of the first stage)")
     p.add_argument("--seed", type=int, default=SEED, help="random seed for the split and training")
@@ -148,7 +152,9 @@ def validate(args: argparse.Namespace) -> None:
 
 def train_rounds(args: argparse.Namespace, x_labeled, y_labeled, x_unlabeled, num_classes: int,
                  test, y_unlabeled_hidden, log=print):
-    """Steps 1-4: the supervised baseline, then the rounds of self-training. ``test`` scores each round."""
+    """Steps 1-4: the supervised baseline, then the rounds of self-training; with ``--control``, the
+    same rounds on the labelled images alone too. ``test`` scores each round. Returns the
+    self-training result and the control's (None without ``--control``)."""
     import helpers as h
 
     # Step 1: train on the labelled images.
@@ -160,14 +166,29 @@ def train_rounds(args: argparse.Namespace, x_labeled, y_labeled, x_unlabeled, nu
     log(f"baseline: {args.epochs} epochs in {baseline_seconds:.0f} s (loss {history['train_loss'][0]:.3f} -> "
         f"{history['train_loss'][-1]:.3f})")
     # Steps 2-4, each round: predict the unlabelled pool, keep max_probs > threshold, continue training.
+    round_steps = round(args.round_budget * args.epochs * math.ceil(len(y_labeled) / 128))
     result = h.self_train(
         x_labeled, y_labeled, x_unlabeled, model, threshold=args.threshold, rounds=args.rounds,
-        round_steps=round(args.round_budget * args.epochs * math.ceil(len(y_labeled) / 128)),
-        from_scratch=args.from_scratch, guard=None if args.guard < 0 else args.guard,
+        round_steps=round_steps, from_scratch=args.from_scratch, guard=None if args.guard < 0 else args.guard,
         test=test, y_unlabeled_hidden=y_unlabeled_hidden, precision=args.precision,
         seed=args.seed, progress=not args.no_progress, log=log)
     result.records[0].seconds, result.records[0].history = baseline_seconds, history
-    return result
+    control = None
+    if args.control:  # the same rounds, steps and seeds from the same baseline, without the pseudo-labels
+        control = h.control_rounds(x_labeled, y_labeled, model, rounds=args.rounds, round_steps=round_steps,
+                                   test=test, precision=args.precision, seed=args.seed,
+                                   progress=not args.no_progress, log=log)
+        with_pl, without = result.records[-1].test_accuracy, control.records[-1].test_accuracy
+        log(f"control: the same rounds on the labelled images alone end at test accuracy {without:.4f}; "
+            f"self-training minus control: {100 * (with_pl - without):+.1f} points (one run's standard error "
+            f"is about {100 * math.sqrt(with_pl * (1 - with_pl) / len(test[1])):.1f}; compare several seeds)")
+    return result, control
+
+
+def control_metrics(control) -> dict:
+    """The control's records for metrics.json (no threshold: it keeps no pseudo-label)."""
+    from dataclasses import asdict
+    return {"records": [asdict(r) for r in control.records]}
 
 
 def run_config(args: argparse.Namespace, own: bool) -> dict:
@@ -195,8 +216,8 @@ def run(args: argparse.Namespace) -> dict:
     x_unlabeled = data.x_train[split.unlabeled]
     y_unlabeled_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
     x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
-    result = train_rounds(args, x_labeled, y_labeled, x_unlabeled, len(data.classes),
-                          (data.x_test, data.y_test), y_unlabeled_hidden)
+    result, control = train_rounds(args, x_labeled, y_labeled, x_unlabeled, len(data.classes),
+                                   (data.x_test, data.y_test), y_unlabeled_hidden)
     probs = h.predict_proba(result.model, x_unlabeled)  # by every process: under torchrun each predicts a slice
     if not distributed.is_main():
         return {}
@@ -206,6 +227,8 @@ def run(args: argparse.Namespace) -> dict:
     h.save_checkpoint(result.model, out / "final_model.pt", config=saved_config,
                       test_accuracy=result.records[-1].test_accuracy, classes=list(data.classes), image_size=32)
     metrics = {**result.to_dict(), "total_seconds": time.perf_counter() - started, "classes": list(data.classes)}
+    if control is not None:
+        metrics["control"] = control_metrics(control)
     save_results(out / "metrics.json", metrics, saved_config)
 
     # Confidence of the last model on the unlabelled pool, split by right and wrong.
@@ -214,7 +237,10 @@ def run(args: argparse.Namespace) -> dict:
                                     title="Confidence of the final model on the unlabelled pool")
     plots.save_figure(ax.figure, out / "confidence_histogram.png")
     accs = [r.test_accuracy for r in result.records]  # a rejected round keeps the previous model's
-    ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, baseline=accs[0],
+    series = {f"self-training, threshold {args.threshold:g}": accs}
+    if control is not None:
+        series["the same rounds, labelled images only (control)"] = [r.test_accuracy for r in control.records]
+    ax = plots.accuracy_vs_rounds(series, baseline=accs[0],
                                   n_test=len(data.y_test),
                                   title=f"Accuracy against rounds (seed {args.seed}; bars: one standard error)")
     plots.save_figure(ax.figure, out / "accuracy_vs_rounds.png")
@@ -301,7 +327,7 @@ def run_own(args: argparse.Namespace) -> dict:
         "so pseudo-label accuracy is n/a")
     # self_train calls its score "test accuracy"; on a held-out split that would claim too much.
     round_log = (lambda line: log(line.replace("test accuracy", "validation accuracy"))) if held_out else log
-    result = train_rounds(args, x_labeled, y_labeled, unlabeled.x, len(classes), evaluation, None, round_log)
+    result, control = train_rounds(args, x_labeled, y_labeled, unlabeled.x, len(classes), evaluation, None, round_log)
 
     probs = h.predict_proba(result.model, unlabeled.x)
     max_probs, _ = h.pseudo_label(probs)
@@ -309,7 +335,9 @@ def run_own(args: argparse.Namespace) -> dict:
     score = "validation_accuracy" if held_out else "test_accuracy"
     metrics = {**result.to_dict(), "evaluated_on": scored_on, "classes": classes, "n_unlabeled": len(probs),
                "n_selected_final": int(h.select_confident(max_probs, args.threshold).sum())}
-    for record in metrics["records"]:
+    if control is not None:
+        metrics["control"] = control_metrics(control)
+    for record in metrics["records"] + metrics.get("control", {}).get("records", []):
         record[score] = record.pop("test_accuracy")
     accs = [r.test_accuracy for r in result.records]  # a rejected round keeps the previous model's
     name = "validation" if held_out else "test"
@@ -330,7 +358,10 @@ def run_own(args: argparse.Namespace) -> dict:
         ax = plots.confidence_histogram(max_probs, None, threshold=args.threshold, low=1 / len(classes),
                                         title="Confidence of the final model on the unlabelled images")
         plots.save_figure(ax.figure, stage / "confidence_histogram.png")
-        ax = plots.accuracy_vs_rounds({f"self-training, threshold {args.threshold:g}": accs}, n_test=len(evaluation[1]),
+        series = {f"self-training, threshold {args.threshold:g}": accs}
+        if control is not None:
+            series["the same rounds, labelled images only (control)"] = [r.test_accuracy for r in control.records]
+        ax = plots.accuracy_vs_rounds(series, n_test=len(evaluation[1]),
                                       ylabel=f"{name} accuracy", title=f"Accuracy against rounds (seed {args.seed}; "
                                       "bars: one standard error)")
         plots.save_figure(ax.figure, stage / "accuracy_vs_rounds.png")

@@ -20,9 +20,7 @@ outputs/round_recipes.json); a recipe run again replaces its entry, the others s
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
 import time
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from helpers import config, runs
 from helpers.augment import strong_augment
 from helpers.io import atomic_write
 from helpers.metrics import accuracy, mean_std, paired_difference
-from helpers.specs import ROUND_BUDGET, ROUNDS, BaselineRun
+from helpers.specs import ROUND_BUDGET, ROUNDS, BaselineRun, LabelledRoundsRun
 
 DEFAULT = {"threshold": 0.9, "rounds": ROUNDS, "round_budget": ROUND_BUDGET, "lr": 0.1, "guard": 0.05, "augment": "weak",
            "pseudo_labels": True}
@@ -55,7 +53,7 @@ def one_run(seed: int, settings: dict) -> dict:
     step = h.SupervisedStep(strong_augment) if settings["augment"] == "strong" else None
     started = time.perf_counter()
     if not settings["pseudo_labels"]:
-        return _labelled_only(seed, settings, spec, start, data, step, pool, started)
+        return _labelled_only(seed, settings, spec, start, data, pool, started)
     result = h.self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, start, threshold=settings["threshold"],
                           rounds=settings["rounds"],
                           round_steps=round(settings["round_budget"] * runs.baseline_steps(spec)),
@@ -73,19 +71,16 @@ def one_run(seed: int, settings: dict) -> dict:
             "rejected": [r.round for r in records if not r.accepted]}
 
 
-def _labelled_only(seed, settings, spec, start, data, step, pool, started) -> dict:
-    """The control: each round continues training the model on the labelled images alone, with the
-    same steps, schedule and seeds as a round of self-training: what the extra steps are worth."""
-    model, steps = copy.deepcopy(start), round(settings["round_budget"] * runs.baseline_steps(spec))
-    epochs = max(1, round(steps / math.ceil(len(data.y_labeled) / 128)))
-    labelled = [h.evaluate(model, data.x_labeled, data.y_labeled)]
-    for r in range(1, settings["rounds"] + 1):
-        h.fit(model, data.x_labeled, data.y_labeled, epochs=epochs, lr=settings["lr"], step=step, seed=seed + r,
-              precision=spec.precision, progress=False)
-        labelled.append(h.evaluate(model, data.x_labeled, data.y_labeled))
-    test = [h.evaluate(start, data.x_test, data.y_test), h.evaluate(model, data.x_test, data.y_test)]
-    return {"seed": seed, "seconds": time.perf_counter() - started, "pool_accuracy": [pool(start), pool(model)],
-            "test_accuracy": test, "labeled_accuracy": labelled, "kept": [], "kept_accuracy": [], "rejected": []}
+def _labelled_only(seed, settings, spec, start, data, pool, started) -> dict:
+    """The control, ``runs.labelled_rounds``: each round continues training the model on the labelled
+    images alone, with the same steps, schedule and seeds as a round of self-training."""
+    control = runs.labelled_rounds(LabelledRoundsRun(baseline=spec, rounds=settings["rounds"],
+                                                     round_budget=settings["round_budget"], lr=settings["lr"]))
+    records = control["records"]
+    return {"seed": seed, "seconds": control["seconds"], "pool_accuracy": [pool(start), control["pool_accuracy"]],
+            "test_accuracy": [records[0]["test_accuracy"], records[-1]["test_accuracy"]],
+            "labeled_accuracy": [r["labeled_accuracy"] for r in records], "kept": [], "kept_accuracy": [],
+            "rejected": []}
 
 
 def gains(rows: list[dict], key: str) -> dict[int, float]:

@@ -4,7 +4,7 @@ from .augment import normalize, strong_augment, weak_augment
 from .data import (CLASSES, CatsDogs, DataError, Images, Split, load_cats_dogs, load_image_folder,
                    random_per_class, split_labeled_unlabeled, split_train_val)
 from .models import make_model
-from .pseudo import RoundRecord, SelfTrainResult, pseudo_label, select_confident, self_train
+from .pseudo import RoundRecord, SelfTrainResult, control_rounds, pseudo_label, select_confident, self_train
 from .course import course_data
 from .train import (CheckpointError, SupervisedStep, TrainStep, evaluate, fast_precision, fit, get_device,
                     load_checkpoint, predict_logits, predict_proba, prepare, save_checkpoint, set_seed)

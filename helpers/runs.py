@@ -30,11 +30,11 @@ from .methods.generative import ConditionalVAE, sample, train_cvae
 from .methods.multiple_models import agree, ensemble_proba, labels_from_others
 from .methods.soft_labels import SoftMixupStep, train_soft_mixup
 from .methods.thresholds import FixedThreshold, FlexMatchThreshold, FreeMatchThreshold, percentile_threshold
-from .metrics import accuracy
+from .metrics import accuracy, mean_std, paired_difference
 from .models import make_model
-from .pseudo import pseudo_label, self_train
+from .pseudo import control_rounds, pseudo_label, self_train
 from .specs import (BaselineRun, with_seed, CoTrainingRun, CurriculumRun, DomainShiftRun, EnsembleRun, FixMatchRun,
-                    GenerativeRun,
+                    GenerativeRun, LabelledRoundsRun,
                     OracleRun, SelfTrainingRun, SoftLabelsRun, TriTrainingRun, RETRY_SEED_STRIDE, TEACHER_SEED_STRIDE,
                     teacher_specs)
 from .train import SupervisedStep, evaluate, fit, predict_proba
@@ -115,6 +115,25 @@ def self_training(spec: SelfTrainingRun = SelfTrainingRun()) -> dict:
     """The original method from the course's baseline: rounds of threshold -> train."""
     start = baseline(spec.baseline)["model"]
     return get_or_run(spec, lambda: _self_train(spec, data_for(spec), start, threshold=spec.threshold))
+
+
+def labelled_rounds(spec: LabelledRoundsRun = LabelledRoundsRun()) -> dict:
+    """Self-training's control (``helpers.control_rounds``): its rounds from the same
+    baseline, with the same steps and seeds, on the labelled images alone, so that the only
+    difference from ``self_training`` is the pseudo-labels."""
+    start = baseline(spec.baseline)["model"]
+
+    def compute():
+        data = data_for(spec)
+        result = control_rounds(data.x_labeled, data.y_labeled, start, rounds=spec.rounds,
+                                      round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
+                                      lr=spec.lr, test=(data.x_test, data.y_test), precision=spec.precision,
+                                      seed=spec.baseline.seed, log=None)
+        records = [{"round": r.round, "test_accuracy": r.test_accuracy, "labeled_accuracy": r.labeled_accuracy}
+                   for r in result.records]
+        steps = sum(r.history["steps"][-1] for r in result.records[1:])
+        return {**_graded(result.model, data), "records": records, "steps": steps}, result.model
+    return get_or_run(spec, compute)
 
 
 def curriculum(spec: CurriculumRun = CurriculumRun()) -> dict:
@@ -407,7 +426,8 @@ def generative(spec: GenerativeRun = GenerativeRun()) -> dict:
     return get_or_run(spec, compute)
 
 
-RUNNERS = {BaselineRun: baseline, OracleRun: oracle, SelfTrainingRun: self_training, CurriculumRun: curriculum,
+RUNNERS = {BaselineRun: baseline, OracleRun: oracle, SelfTrainingRun: self_training, LabelledRoundsRun: labelled_rounds,
+           CurriculumRun: curriculum,
            SoftLabelsRun: soft_labels, FixMatchRun: fixmatch, EnsembleRun: ensemble, TriTrainingRun: tri_training,
            DomainShiftRun: domain_shift, CoTrainingRun: co_training, GenerativeRun: generative}
 
@@ -420,8 +440,10 @@ def run(spec) -> dict:
 # ------------------------------------------------------------------ the leaderboard (notebook 11)
 # Every method of notebooks 04-10 at its notebook's settings, plus two controls for the
 # two-class threshold effect: with two classes every max-probability is at least 0.5, so a
-# threshold at or below 0.5 keeps every pseudo-label (FixMatch at 0 and at 0.7 beside 0.95).
+# threshold at or below 0.5 keeps every pseudo-label (FixMatch at 0 and at 0.7 beside 0.95); and
+# self-training's rounds without their pseudo-labels, what the same steps buy on the labelled images.
 LEADERBOARD = (("self-training, threshold 0.9", "04", SelfTrainingRun()),
+               ("self-training's rounds, labelled only (control)", "04", LabelledRoundsRun()),
                ("soft labels + mixup", "07", SoftLabelsRun()),
                ("FixMatch, threshold 0.95", "08", FixMatchRun()),
                ("FixMatch, threshold 0.7 (control)", "09", FixMatchRun(threshold=0.7)),
@@ -435,11 +457,20 @@ POOL_ACCURACY = ("accuracy on the unlabelled pool: the final model's argmax on t
                  "images against their hidden labels, the same for every row")
 
 
-def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = ()) -> list[dict]:
+def supervised_control(spec: BaselineRun, budgets: float) -> BaselineRun:
+    """The baseline trained on its labelled images alone for ``budgets`` baseline budgets of
+    optimizer steps, rounded to the nearest quarter budget: the fair floor for a method that
+    took that many steps (``budgets=1`` is the baseline itself)."""
+    return replace(spec, epochs=round(4 * budgets) * spec.epochs // 4)
+
+
+def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: bool = False) -> list[dict]:
     """One row per method for one seed: test accuracy, accuracy on the unlabelled pool
     (``POOL_ACCURACY``), optimizer steps and wall time, both counting the supervised runs a
     method starts from (the baseline; a committee's three teachers). ``oracle_budgets`` adds an
-    oracle trained for that many baseline budgets (e.g. the methods' own)."""
+    oracle trained for that many baseline budgets (e.g. the methods' own). ``controls`` adds to
+    each method's row ``supervised_accuracy``, the test accuracy of ``supervised_control`` at
+    the method's own budget, and ``supervised_budgets``, that control's budget."""
     base_spec = with_seed(BaselineRun(), seed)
     base, data = baseline(base_spec), data_for(base_spec)
     budget = baseline_steps(base_spec)
@@ -449,15 +480,20 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = ()) -> list[di
     rows = [("baseline", "01", base, [])] + [(name, "01", oracle(spec), []) for name, spec in oracles]
     for name, notebook, spec in LEADERBOARD:
         spec = with_seed(spec, seed)
-        starts = teachers(spec) if isinstance(spec, (EnsembleRun, TriTrainingRun)) else [base]
-        rows.append((name, notebook, run(spec), starts))
-    return [{"method": name, "notebook": notebook, "seed": seed, "test_accuracy": result["test_accuracy"],
-             "pool_accuracy": None if isinstance(result["spec"], OracleRun) else _pool_accuracy(result, data),
-             "steps": result["steps"] + sum(s["steps"] for s in starts),
-             "budgets": (result["steps"] + sum(s["steps"] for s in starts)) / budget,
-             "precision": result["spec"].precision,
-             "seconds": result["seconds"] + sum(s["seconds"] for s in starts)}
-            for name, notebook, result, starts in rows]
+        rows.append((name, notebook, run(spec), _starts(spec, base)))
+    board = [{"method": name, "notebook": notebook, "seed": seed, "test_accuracy": result["test_accuracy"],
+              "pool_accuracy": None if isinstance(result["spec"], OracleRun) else _pool_accuracy(result, data),
+              "steps": result["steps"] + sum(s["steps"] for s in starts),
+              "budgets": (result["steps"] + sum(s["steps"] for s in starts)) / budget,
+              "precision": result["spec"].precision,
+              "seconds": result["seconds"] + sum(s["seconds"] for s in starts)}
+             for name, notebook, result, starts in rows]
+    if controls:
+        for row in board[1 + len(oracles):]:
+            control = baseline(supervised_control(base_spec, row["budgets"]))
+            row["supervised_accuracy"] = control["test_accuracy"]
+            row["supervised_budgets"] = baseline_steps(control["spec"]) / budget
+    return board
 
 
 def _oracle_epochs(budgets: float, budget_steps: int, n_train: int = 10_000, batch_size: int = 128) -> int:
@@ -470,37 +506,64 @@ def _pool_accuracy(result: dict, data: CourseData) -> float:
     return accuracy(predict_proba(result["model"], data.x_unlabeled).argmax(1), data.y_unlabeled_hidden)
 
 
+def _starts(spec, base: dict) -> list[dict]:
+    """The supervised runs a method starts from, whose steps count in its budget: a committee's
+    teachers, the baseline for the other methods, none for a supervised run."""
+    if isinstance(spec, (EnsembleRun, TriTrainingRun)):
+        return teachers(spec)
+    return [] if isinstance(spec, BaselineRun) else [base]
+
+
 def compare_seeds(methods: dict, seeds=None) -> list[dict]:
     """Each named spec run with every seed on the same split, against each seed's own baseline.
 
     One row per method: its test accuracy per seed, their mean and standard deviation, and the
     paired difference (that seed's accuracy minus that seed's baseline's), as a mean, a standard
-    deviation and per seed. ``seeds`` defaults to the leaderboard's (three in full mode), so the
-    runs are the ones notebook 11 collects and are trained once for both."""
-    from .metrics import mean_std, paired_difference
+    deviation and per seed. The same again against ``supervised_control`` at the method's own
+    budget (``budgets``, counting the runs it starts from): the baseline trained on its labelled
+    images alone for as many steps, the fair floor. ``seeds`` defaults to the leaderboard's (three
+    in full mode), so the runs are the ones notebook 11 collects and are trained once for both."""
     from .specs import LEADERBOARD_SEEDS
     seeds = list(LEADERBOARD_SEEDS if seeds is None else seeds)
-    base = {s: baseline(with_seed(BaselineRun(), s))["test_accuracy"] for s in seeds}
+    base_specs = {s: with_seed(BaselineRun(), s) for s in seeds}
+    bases = {s: baseline(spec) for s, spec in base_specs.items()}
+    base = {s: b["test_accuracy"] for s, b in bases.items()}
     rows = []
     for name, spec in methods.items():
-        acc = {s: run(with_seed(spec, s))["test_accuracy"] for s in seeds}
+        results = {s: run(with_seed(spec, s)) for s in seeds}
+        acc = {s: r["test_accuracy"] for s, r in results.items()}
+        budgets = {s: (r["steps"] + sum(t["steps"] for t in _starts(r["spec"], bases[s])))
+                   / baseline_steps(base_specs[s]) for s, r in results.items()}
+        floor = {s: baseline(supervised_control(base_specs[s], budgets[s]))["test_accuracy"] for s in seeds}
         mean, std = mean_std(acc.values())
         gain, gain_std, gains = paired_difference(acc, base)
+        above, above_std, aboves = paired_difference(acc, floor)
         rows.append({"method": name, "seeds": seeds, "per_seed": acc, "mean": mean, "std": std,
                      "gain": gain, "gain_std": gain_std, "gains": gains,
-                     "same_sign": len(seeds) > 1 and (all(g > 0 for g in gains) or all(g < 0 for g in gains))})
+                     "same_sign": len(seeds) > 1 and (all(g > 0 for g in gains) or all(g < 0 for g in gains)),
+                     "budgets": mean_std(budgets.values())[0], "supervised": floor,
+                     "vs_supervised": above, "vs_supervised_std": above_std, "vs_supervised_per_seed": aboves})
     return rows
 
 
 def show_comparison(rows: list[dict]) -> None:
-    """Print ``compare_seeds``'s rows: mean ± std, the paired gain and each seed's gain, in points."""
+    """Print ``compare_seeds``'s rows: mean ± std, the paired gain and each seed's gain, in points,
+    then the paired difference against supervised training for the same steps."""
     seeds = rows[0]["seeds"]
-    print(f"{'method':<36}{'test accuracy':>16}{'vs own baseline':>18}   per seed ({', '.join(map(str, seeds))})")
+    print(f"{'method':<40}{'test accuracy':>16}{'vs own baseline':>18}   per seed ({', '.join(map(str, seeds))})")
     for r in rows:
         verdict = ("same sign on every seed" if r["same_sign"] else
                    "one seed: cannot tell" if len(seeds) == 1 else
                    "none below, some exactly 0" if min(r["gains"]) == 0 else  # a guard that kept the baseline
                    "none above, some exactly 0" if max(r["gains"]) == 0 else "mixed signs: within noise")
-        print(f"{r['method']:<36}{r['mean']:>9.1%} ± {r['std']:.1%}{100 * r['gain']:>+11.2f} ± {100 * r['gain_std']:.2f}"
+        print(f"{r['method']:<40}{r['mean']:>9.1%} ± {r['std']:.1%}{100 * r['gain']:>+11.2f} ± {100 * r['gain_std']:.2f}"
               f"   {' '.join(f'{100 * g:+.2f}' for g in r['gains'])}  ({verdict})")
-    print("vs own baseline: each seed's test accuracy minus its own baseline's, in points (mean ± std over seeds)")
+    print(f"\n{'method':<40}{'budgets':>8}{'supervised, same steps':>24}{'method − supervised':>22}   per seed")
+    for r in rows:
+        floor = mean_std(r["supervised"].values())
+        print(f"{r['method']:<40}{r['budgets']:>8.2f}{100 * floor[0]:>16.1f} ± {100 * floor[1]:.1f}"
+              f"{100 * r['vs_supervised']:>+14.2f} ± {100 * r['vs_supervised_std']:.2f}"
+              f"   {' '.join(f'{100 * d:+.2f}' for d in r['vs_supervised_per_seed'])}")
+    print("vs own baseline: each seed's test accuracy minus its own baseline's, in points (mean ± std over seeds).\n"
+          "supervised, same steps: that seed's baseline trained on the labelled images alone for the method's "
+          "budget (to the nearest quarter), in %; method − supervised: the paired difference, in points.")

@@ -76,6 +76,18 @@ class SelfTrainingRun:
 
 
 @dataclass(frozen=True)
+class LabelledRoundsRun:
+    """The control for self-training: its rounds (steps, schedule, seeds) from the same baseline,
+    each continuing the model on the labelled images alone, with no pseudo-label."""
+
+    baseline: BaselineRun = field(default_factory=BaselineRun)
+    rounds: int = ROUNDS
+    round_budget: float = ROUND_BUDGET
+    lr: float = 0.1
+    precision: str = PRECISION
+
+
+@dataclass(frozen=True)
 class CurriculumRun:
     """Curriculum Labeling: round r keeps the ``fractions[r-1]`` most confident pseudo-labels."""
 
@@ -210,7 +222,7 @@ class GenerativeRun:
     precision: str = PRECISION
 
 
-SPECS = (BaselineRun, OracleRun, SelfTrainingRun, CurriculumRun, SoftLabelsRun, FixMatchRun,
+SPECS = (BaselineRun, OracleRun, SelfTrainingRun, LabelledRoundsRun, CurriculumRun, SoftLabelsRun, FixMatchRun,
          EnsembleRun, TriTrainingRun, DomainShiftRun, CoTrainingRun, GenerativeRun)
 
 

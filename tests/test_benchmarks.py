@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks import baseline as baseline_benchmark
 from benchmarks import longer_runs
+from benchmarks import plateau_teacher
 from benchmarks import round_recipes
 from benchmarks.readme_results import recipes_table, table
 from helpers import config, runs
@@ -56,6 +57,19 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     control = runs_saved["labelled-only"]["seeds"][0]
     assert control["kept"] == [] and len(control["labeled_accuracy"]) == 1 + round_recipes.DEFAULT["rounds"]
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
+
+
+def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, capsys):
+    plateau_teacher.main(["--seeds", "0", "1", "--teacher-epochs", "3", "--round-budget", "0.5"])
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+1(\s+[\d.]+%){6}$", out, re.M)  # a seed: three arms, test and pool
+    for key in ("test", "pool"):
+        assert re.search(rf"^{key}: self-training − labelled only: [+-][\d.]+ ± [\d.]+ points "
+                         rf"\(per seed [+-][\d.]+ / [+-][\d.]+\)$", out, re.M)
+    saved = {p.name.split("-")[0] for p in toy_runs.glob("*.json")}
+    assert saved == {"baseline", "selftraining", "labelledrounds"}  # every arm a cached run
+    teachers = [json.loads(p.read_text()) for p in toy_runs.glob("baseline-*.json")]
+    assert {t["settings"]["epochs"] for t in teachers} == {3}  # the teacher trained for --teacher-epochs
 
 
 def _recipe(settings: dict, pool_after: list[float], quick: bool = False) -> dict:
@@ -123,19 +137,19 @@ def test_seeds_table_reports_the_mean_gain_and_every_seed():
 
 def test_leaderboard_table_ranks_methods_and_shows_each_seed():
     from benchmarks.readme_results import leaderboard
-    def summary(method, acc, gain, pool):
+    def summary(method, acc, gain, pool, same_steps=None):
         return {"method": method, "notebook": "01", "test_accuracy": acc, "test_accuracy_std": 0.01,
                 "paired_gain": gain, "paired_gain_std": 0.005, "pool_accuracy": pool, "budgets": 4.0,
-                "precision": "fp32", "seconds": 120.0}
+                "precision": "fp32", "seconds": 120.0, "supervised_gain": same_steps, "supervised_gain_std": 0.0125}
     rows = [{"method": m, "seed": s, "test_accuracy": a} for m, per in
             (("baseline", (0.78, 0.80)), ("self-training", (0.80, 0.81))) for s, a in enumerate(per)]
     saved = {"config": {"quick": False, "seeds": [0, 1], "n_labeled": 2000},
              "results": {"rows": rows, "summary": [summary("baseline", 0.79, 0.0, None),
-                                                    summary("self-training", 0.805, 0.015, 0.84)]}}
+                                                    summary("self-training", 0.805, 0.015, 0.84, -0.0025)]}}
     text = leaderboard(saved).splitlines()
     assert text[2].startswith("| self-training |") and text[3].startswith("| baseline |")  # ranked
-    assert "| +1.50 ± 0.50 | 80.0 / 81.0 | 84.0% | 4.0 | 120 s |" in text[2]
-    assert "| – |" in text[3] and "fp32 for every row" in text[-1]
+    assert "| +1.50 ± 0.50 | -0.25 ± 1.25 | 80.0 / 81.0 | 84.0% | 4.0 | 120 s |" in text[2]
+    assert "| +0.00 ± 0.50 | – | 78.0 / 80.0 | – |" in text[3] and "fp32 for every row" in text[-1]
     with pytest.raises(SystemExit):
         leaderboard({**saved, "config": {**saved["config"], "quick": True}})
 

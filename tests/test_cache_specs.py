@@ -11,7 +11,7 @@ from dataclasses import asdict, fields, is_dataclass, replace
 import pytest
 import torch
 
-from helpers import cache, config, evaluate, fit, make_model, runs, specs
+from helpers import cache, config, evaluate, fit, make_model, pseudo, runs, specs
 from conftest import toy_course_data, toy_images
 
 # Another valid value for each string setting; a new string field must be added here.
@@ -68,7 +68,7 @@ def _through_json(spec):
 
 def test_every_kind_of_run_has_a_spec():
     assert {cls.__name__ for cls in specs.SPECS} == {
-        "BaselineRun", "OracleRun", "SelfTrainingRun", "CurriculumRun", "SoftLabelsRun", "FixMatchRun",
+        "BaselineRun", "OracleRun", "SelfTrainingRun", "LabelledRoundsRun", "CurriculumRun", "SoftLabelsRun", "FixMatchRun",
         "EnsembleRun", "TriTrainingRun", "DomainShiftRun", "CoTrainingRun", "GenerativeRun"}
     assert set(runs.RUNNERS) == set(specs.SPECS)
 
@@ -292,6 +292,7 @@ TOY_BASELINE = specs.BaselineRun(n_labeled=16, width=4, epochs=8, batch_size=16,
 TOY_SPECS = [
     TOY_BASELINE,
     specs.SelfTrainingRun(baseline=TOY_BASELINE, threshold=0.5, rounds=2, round_budget=1.0, precision="fp32"),
+    specs.LabelledRoundsRun(baseline=TOY_BASELINE, rounds=2, round_budget=1.0, precision="fp32"),
     specs.CurriculumRun(baseline=TOY_BASELINE, round_budget=1.0, precision="fp32"),
     specs.SoftLabelsRun(baseline=TOY_BASELINE, epochs=2, batch_size=16, min_labeled=4, precision="fp32"),
     specs.FixMatchRun(baseline=TOY_BASELINE, rule="flexmatch", threshold=0.5, epochs=2, batch_size=8,
@@ -346,20 +347,52 @@ def test_the_same_spec_gives_the_same_numbers(spec, tmp_path, monkeypatch, capsy
         assert not _same_weights(first["model"], other["model"])
 
 
+def test_the_labelled_only_control_takes_a_self_training_rounds_steps_and_seeds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runs, "data_for", lambda spec: toy_course_data())
+    spec = specs.LabelledRoundsRun(baseline=TOY_BASELINE, rounds=2, round_budget=1.0, precision="fp32")
+    control = _run_in(tmp_path, spec, monkeypatch, capsys)
+    assert [r["round"] for r in control["records"]] == [0, 1, 2]
+    assert control["steps"] == 2 * runs.baseline_steps(TOY_BASELINE)  # each round one baseline budget
+    start = runs.baseline(TOY_BASELINE)
+    assert control["records"][0]["test_accuracy"] == start["test_accuracy"]  # round 0 is the baseline
+    assert not _same_weights(control["model"], start["model"])               # which it continued, not replaced
+    seeds = []
+    monkeypatch.setattr(pseudo, "fit", lambda *a, seed, **k: seeds.append(seed) or {"steps": [1]})
+    runs.labelled_rounds(replace(spec, rounds=3))
+    assert seeds == [TOY_BASELINE.seed + r for r in (1, 2, 3)]  # a self-training round r's seed
+
+
+@pytest.mark.parametrize("budgets, epochs", [(1.0, 40), (2.125, 80), (2.5, 100), (4.05625, 160), (4.986, 200)])
+def test_the_supervised_control_trains_the_baseline_for_the_nearest_quarter_budget(budgets, epochs):
+    base = specs.BaselineRun(seed=2, epochs=40)
+    control = runs.supervised_control(base, budgets)
+    assert control == replace(base, epochs=epochs)  # the same run but its length: 1 budget is the baseline itself
+
+
 # ---------------------------------------------------------------- comparisons over seeds
 def test_compare_seeds_pairs_each_seed_with_its_own_baseline(monkeypatch, capsys):
     base_acc = {0: 0.80, 1: 0.70, 2: 0.75}
     gains = {0: 0.02, 1: 0.01, 2: -0.01}
-    monkeypatch.setattr(runs, "baseline", lambda spec: {"test_accuracy": base_acc[spec.seed]})
-    monkeypatch.setattr(runs, "run", lambda spec: {"test_accuracy": base_acc[specs.seed_of(spec)] + gains[specs.seed_of(spec)]})
+    budget = runs.baseline_steps(specs.BaselineRun())
+    def fake_baseline(spec):  # trained longer, each seed's baseline gains a point a budget
+        return {"test_accuracy": base_acc[spec.seed] + 0.01 * (spec.epochs / specs.BaselineRun().epochs - 1),
+                "steps": budget * spec.epochs // specs.BaselineRun().epochs}
+    monkeypatch.setattr(runs, "baseline", fake_baseline)
+    monkeypatch.setattr(runs, "run", lambda spec: {"test_accuracy": base_acc[specs.seed_of(spec)] + gains[specs.seed_of(spec)],
+                                                   "steps": 3 * budget, "spec": spec})
     (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
     assert row["gains"] == pytest.approx([0.02, 0.01, -0.01])
     assert row["gain"] == pytest.approx(0.02 / 3)
     assert row["gain_std"] == pytest.approx(0.015275, abs=1e-5)
     assert row["mean"] == pytest.approx((0.82 + 0.71 + 0.74) / 3)  # the unpaired mean, with the seeds' spread
     assert row["std"] > row["gain_std"] and not row["same_sign"]  # pairing removes the seeds' spread
+    # The floor: each seed's baseline trained for the method's 4 budgets (its 3 plus the baseline's), 3 points up.
+    assert row["budgets"] == 4.0 and row["supervised"] == pytest.approx({s: a + 0.03 for s, a in base_acc.items()})
+    assert row["vs_supervised_per_seed"] == pytest.approx([-0.01, -0.02, -0.04])
     runs.show_comparison([row])
-    assert "mixed signs: within noise" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "mixed signs: within noise" in out
+    assert re.search(r"^method\s+4\.00\s+78\.0 ± 5\.0\s+-2\.33 ± 1\.53\s+-1\.00 -2\.00 -4\.00$", out, re.M)
     gains[2] = 0.03
     (row,) = runs.compare_seeds({"method": specs.SelfTrainingRun()}, seeds=(0, 1, 2))
     assert row["same_sign"] and row["gain"] == pytest.approx(0.02)

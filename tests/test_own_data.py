@@ -155,6 +155,21 @@ def test_csv_has_one_row_per_unlabelled_image_and_columns_that_hold_what_they_sa
     assert n_first == (records[1]["n_selected"] if len(records) > 1 else 0)
 
 
+def test_control_trains_the_same_rounds_on_the_labelled_images_alone_and_says_so(isolated):
+    labeled, unlabeled = make_labeled(isolated / "labeled"), make_unlabeled(isolated / "unlabeled")
+    out = isolated / "out"
+    code, stdout, stderr = call("--labeled", labeled, "--unlabeled", unlabeled, "--output", out, "--control", *TINY)
+    assert code == 0, stderr
+    assert "control round 1:" in stdout and "self-training minus control:" in stdout
+    assert "test accuracy" not in stdout  # a held-out split is called what it is, in the control's lines too
+    metrics = json.loads((out / "metrics.json").read_text())["results"]
+    control, rounds = metrics["control"]["records"], metrics["records"]
+    assert [r["round"] for r in control] == [0, 1]
+    assert control[0]["validation_accuracy"] == rounds[0]["validation_accuracy"]  # the same baseline
+    assert all(r["n_selected"] == 0 and r["n_train"] == rounds[0]["n_train"] for r in control)
+    assert all("test_accuracy" not in r for r in control)
+
+
 def test_predict_labels_the_same_files_as_the_final_model(trained, isolated):
     target = isolated / "predictions.csv"
     code, out, err = call("predict", "--model", trained["out"] / "final_model.pt", "--images", trained["unlabeled"],

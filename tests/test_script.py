@@ -23,7 +23,8 @@ def run_script(*args, quick=True, cwd=ROOT):
 
 def test_help_documents_every_setting():
     out = run_script("--help").stdout
-    for flag in ("--data", "--n-labeled", "--threshold", "--rounds", "--epochs", "--width", "--seed", "--output"):
+    for flag in ("--data", "--n-labeled", "--threshold", "--rounds", "--epochs", "--width", "--seed", "--output",
+                 "--control"):
         assert flag in out
 
 
@@ -71,9 +72,10 @@ def test_output_path_that_is_a_file_is_a_clear_error(tmp_path):
 
 def test_quick_run_end_to_end_on_the_real_data(tmp_path):
     out = tmp_path / "outputs"
-    result = run_script("--output", out, "--no-progress")
+    result = run_script("--output", out, "--no-progress", "--control")
     assert result.returncode == 0, result.stderr
-    for line in ("round 0 (baseline)", "round 1:", "round 2:", "final test accuracy"):
+    for line in ("round 0 (baseline)", "round 1:", "round 2:", "control round 2:", "self-training minus control:",
+                 "final test accuracy"):
         assert line in result.stdout
     assert sorted(p.name for p in out.iterdir()) == [
         "accuracy_vs_rounds.png", "confidence_histogram.png", "final_model.pt", "metrics.json"]
@@ -86,6 +88,9 @@ def test_quick_run_end_to_end_on_the_real_data(tmp_path):
         assert record["n_train"] == 2000 + record["n_selected"]
         assert 0.5 < record["pseudo_label_accuracy"] <= 1.0
         assert 0.5 < record["test_accuracy"] <= 1.0  # better than a coin even in quick mode
+    control = saved["results"]["control"]["records"]  # --control: the same rounds, labelled images only
+    assert [r["round"] for r in control] == [0, 1, 2] and control[0]["test_accuracy"] == records[0]["test_accuracy"]
+    assert all(r["n_selected"] == 0 and r["n_train"] == 2000 for r in control)
     model, meta = load_checkpoint(out / "final_model.pt")
     assert meta["test_accuracy"] == records[-1]["test_accuracy"]
     assert (out / "confidence_histogram.png").read_bytes()[:4] == b"\x89PNG"
