@@ -11,18 +11,22 @@ the course split, two runs with the same rounds, steps, schedule and seeds:
 
 Each round is ``--round-budget`` of the teacher's budget (default 0.25: one baseline budget,
 640 steps, as in the course's default). Prints each seed's test and pool accuracy (the 8,000
-unlabelled images against their hidden labels) and the paired differences. Every run is a cached
-spec: loaded from ``outputs/runs/`` when it is there, else trained and saved.
+unlabelled images against their hidden labels) and the paired differences, and saves them with
+the settings (default JSON: outputs/plateau_teacher.json). Every run is a cached spec: loaded
+from ``outputs/runs/`` when it is there, else trained and saved.
 
-    python benchmarks/plateau_teacher.py [--seeds 0 1 2] [--teacher-epochs 160] [--round-budget 0.25]
+    python benchmarks/plateau_teacher.py [--seeds 0 1 2] [--teacher-epochs 160] [--round-budget 0.25] [--json FILE]
 """
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import torch
 
 from helpers import config, runs
+from helpers.io import atomic_write
 from helpers.metrics import paired_difference
 from helpers.specs import BaselineRun, LabelledRoundsRun, SelfTrainingRun
 
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--teacher-epochs", type=int, default=160)
     parser.add_argument("--round-budget", type=float, default=0.25, help="a round's steps, in teacher budgets")
+    parser.add_argument("--json", type=Path, default=config.OUTPUT_DIR / "plateau_teacher.json")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, precision {BaselineRun().precision}, seeds {args.seeds}, "
           f"teacher {args.teacher_epochs} epochs, rounds of {args.round_budget:g} of its budget, quick mode {config.QUICK}")
@@ -51,12 +56,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{'seed':>4}" + "".join(f"{arm + ', ' + key:>24}" for key in ("test", "pool") for arm in ARMS))
     for s, m in by_seed.items():
         print(f"{s:>4}" + "".join(f"{m[arm][key]:>24.2%}" for key in ("test", "pool") for arm in ARMS))
+    differences = {}
     for key in ("test", "pool"):
         for a, b in (("self-training", "teacher"), ("labelled only", "teacher"), ("self-training", "labelled only")):
             mean, std, diffs = paired_difference({s: m[a][key] for s, m in by_seed.items()},
                                                  {s: m[b][key] for s, m in by_seed.items()})
+            differences[f"{key}: {a} − {b}"] = {"mean": mean, "std": std, "per_seed": diffs}
             print(f"{key}: {a} − {b}: {100 * mean:+.2f} ± {100 * std:.2f} points "
                   f"(per seed {' / '.join(f'{100 * d:+.2f}' for d in diffs)})")
+    saved = {"settings": {"teacher_epochs": args.teacher_epochs, "round_budget": args.round_budget,
+                          "precision": BaselineRun().precision, "quick": config.QUICK},
+             "seeds": {str(s): m for s, m in by_seed.items()}, "differences": differences}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.json, lambda tmp: Path(tmp).write_text(json.dumps(saved, indent=1, ensure_ascii=False)))
 
 
 if __name__ == "__main__":

@@ -59,8 +59,10 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
 
 
-def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, capsys):
-    plateau_teacher.main(["--seeds", "0", "1", "--teacher-epochs", "3", "--round-budget", "0.5"])
+def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, tmp_path,
+                                                                                              capsys):
+    saved_to = tmp_path / "plateau.json"
+    plateau_teacher.main(["--seeds", "0", "1", "--teacher-epochs", "3", "--round-budget", "0.5", "--json", str(saved_to)])
     out = capsys.readouterr().out
     assert re.search(r"^\s+1(\s+[\d.]+%){6}$", out, re.M)  # a seed: three arms, test and pool
     for key in ("test", "pool"):
@@ -70,6 +72,11 @@ def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labell
     assert saved == {"baseline", "selftraining", "labelledrounds"}  # every arm a cached run
     teachers = [json.loads(p.read_text()) for p in toy_runs.glob("baseline-*.json")]
     assert {t["settings"]["epochs"] for t in teachers} == {3}  # the teacher trained for --teacher-epochs
+    saved = json.loads(saved_to.read_text())
+    assert saved["settings"]["teacher_epochs"] == 3 and set(saved["seeds"]) == {"0", "1"}
+    pairs = saved["differences"]["test: self-training − labelled only"]
+    by_hand = [saved["seeds"][s]["self-training"]["test"] - saved["seeds"][s]["labelled only"]["test"] for s in "01"]
+    assert pairs["per_seed"] == pytest.approx(by_hand)  # the paired difference, seed by seed
 
 
 def _recipe(settings: dict, pool_after: list[float], quick: bool = False) -> dict:
