@@ -126,9 +126,9 @@ def labelled_rounds(spec: LabelledRoundsRun = LabelledRoundsRun()) -> dict:
     def compute():
         data = data_for(spec)
         result = control_rounds(data.x_labeled, data.y_labeled, start, rounds=spec.rounds,
-                                      round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
-                                      lr=spec.lr, test=(data.x_test, data.y_test), precision=spec.precision,
-                                      seed=spec.baseline.seed, log=None)
+                                round_steps=round(spec.round_budget * baseline_steps(spec.baseline)),
+                                lr=spec.lr, test=(data.x_test, data.y_test), precision=spec.precision,
+                                seed=spec.baseline.seed, log=None)
         records = [{"round": r.round, "test_accuracy": r.test_accuracy, "labeled_accuracy": r.labeled_accuracy}
                    for r in result.records]
         steps = sum(r.history["steps"][-1] for r in result.records[1:])
