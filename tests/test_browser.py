@@ -276,12 +276,17 @@ def _shut_down_kernels(lab) -> None:
 
 
 def _kernels_quiet(lab, seconds: float) -> bool:
-    """Every kernel idle, and none has sent or received a message for ``seconds``: a run is over."""
-    kernels = _api(lab, "GET", "api/kernels")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return bool(kernels) and all(
-        k["execution_state"] == "idle"
-        and (now - datetime.datetime.fromisoformat(k["last_activity"])).total_seconds() > seconds for k in kernels)
+    """Every kernel idle, and none has sent or received a message for ``seconds``: a run is over.
+    A server that cannot answer just now (it answered 500 once, mid-restart) says nothing: False."""
+    try:
+        kernels = _api(lab, "GET", "api/kernels")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return bool(kernels) and all(
+            k["execution_state"] == "idle"
+            and (now - datetime.datetime.fromisoformat(k["last_activity"])).total_seconds() > seconds
+            for k in kernels)
+    except (OSError, ValueError, KeyError, TypeError):  # urllib's HTTPError and URLError are OSErrors
+        return False
 
 
 def _run_all_through_the_menus(driver, lab, notebook: str, attempts: int = 2) -> None:
@@ -315,10 +320,15 @@ def _run_all_through_the_menus(driver, lab, notebook: str, attempts: int = 2) ->
         # Cleared prompts read "[ ]:", so all numbered means every cell ran after the restart. A page
         # still not done when the kernel has been idle and silent for a minute missed the end of
         # the run (seen once on notebook 01, beside the other worker: 20 minutes of an idle kernel).
+        asked = [time.monotonic()]  # when the server was last asked: every 5 s is enough
+
         def done_or_stalled(d):
             state = _state(d)
             if state["errors"] or (state["idle"] and _all_ran(state)):
                 return state
+            if time.monotonic() - asked[0] < 5:
+                return False
+            asked[0] = time.monotonic()
             return {**state, "stalled": True} if _kernels_quiet(lab, STALL_SECONDS) else False
         state = _wait(driver, done_or_stalled, RUN_TIMEOUT, f"{notebook} did not finish within {RUN_TIMEOUT} s")
         if state.get("stalled"):
