@@ -1,7 +1,8 @@
 """The one cache of runs: ``get_or_run(spec, run)`` loads a saved run or trains it and saves it.
 
-A run is saved under ``outputs/runs/`` as three files named by its key: ``<key>.model.pt`` (the
-model), ``<key>.pt`` (the results: numbers, lists, tensors, the training history) and, written
+A run is saved under ``outputs/runs/`` (``outputs/runs-cuda/`` when it trains on a GPU, whose
+arithmetic gives other numbers: a GPU's run never serves a CPU's, nor the reverse) as three
+files named by its key: ``<key>.model.pt`` (the model), ``<key>.pt`` (the results: numbers, lists, tensors, the training history) and, written
 last, ``<key>.json`` (the spec). The JSON marks a complete run; a missing, truncated or
 unreadable file means the run is trained again, never served. Everything is loaded with
 ``weights_only=True``.
@@ -23,11 +24,14 @@ import torch.nn as nn
 
 from . import config, specs
 from .io import atomic_write
-from .train import CheckpointError, load_checkpoint, save_checkpoint
+from .train import CheckpointError, get_device, load_checkpoint, save_checkpoint
 
 
 def runs_dir() -> Path:
-    return Path(config.OUTPUT_DIR) / "runs"
+    """``outputs/runs`` on the CPU, ``outputs/runs-<device>`` elsewhere (``runs-cuda``): the device
+    changes a run's numbers as much as a setting does, so it keeps its own saved runs."""
+    device = get_device().type
+    return Path(config.OUTPUT_DIR) / ("runs" if device == "cpu" else f"runs-{device}")
 
 
 def kind(spec) -> str:

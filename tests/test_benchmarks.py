@@ -11,7 +11,7 @@ from benchmarks import longer_runs
 from benchmarks import plateau_teacher
 from benchmarks import round_recipes
 from benchmarks.readme_results import recipes_table, table
-from helpers import config, runs
+from helpers import cache, config, runs
 from conftest import toy_course_data
 
 
@@ -20,7 +20,7 @@ def toy_runs(tmp_path, monkeypatch):
     """Every run trains on toy images and is saved under a temporary outputs folder."""
     monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
     monkeypatch.setattr(runs, "data_for", lambda spec: toy_course_data())
-    return tmp_path / "outputs" / "runs"
+    return cache.runs_dir()
 
 
 def test_baseline_benchmark_trains_every_seed_afresh_and_leaves_the_cache_alone(toy_runs, capsys):

@@ -139,7 +139,7 @@ TOY = specs.BaselineRun(width=4, epochs=1, batch_size=16, precision="fp32")
 def saved_runs(tmp_path, monkeypatch):
     """outputs/ in a temporary folder; returns its runs/ folder."""
     monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
-    return tmp_path / "outputs" / "runs"
+    return cache.runs_dir()
 
 
 class ToyRun:
@@ -184,6 +184,21 @@ def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
     assert torch.equal(again["used"], torch.tensor([1, 2])) and "settings" not in again
     assert again["spec"] == TOY and again["model"].arch["width"] == 4 and _same_weights(again["model"], first["model"])
     assert cache.load_run(TOY)["call"] == 1
+
+
+def test_a_run_trained_on_a_gpu_is_saved_apart_and_never_serves_the_cpu(saved_runs, monkeypatch, capsys):
+    """The device is not in the spec, yet it changes the numbers: each device has its own folder."""
+    toy = ToyRun()
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(cache, "get_device", lambda: cpu)
+    assert cache.runs_dir() == config.OUTPUT_DIR / "runs"
+    cache.get_or_run(TOY, toy(TOY))
+    monkeypatch.setattr(cache, "get_device", lambda: torch.device("cuda"))
+    assert cache.runs_dir() == config.OUTPUT_DIR / "runs-cuda"
+    with pytest.raises(FileNotFoundError):  # the CPU's run is not this device's
+        cache.load_run(TOY)
+    monkeypatch.setattr(cache, "get_device", lambda: cpu)
+    assert cache.load_run(TOY)["call"] == 1 and toy.calls == 1
 
 
 def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs):

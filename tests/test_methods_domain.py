@@ -64,10 +64,10 @@ def test_adabn_sets_the_statistics_of_the_normalised_target_images():
     z = normalize(x)
     mean = z.mean(dim=(0, 2, 3))
     var = z.var(dim=(0, 2, 3), unbiased=True)  # what BatchNorm keeps as its running variance
-    assert torch.allclose(adapted[0].running_mean, mean, atol=1e-5)
-    assert torch.allclose(adapted[0].running_var, var, atol=1e-4)
+    assert torch.allclose(adapted[0].running_mean.cpu(), mean, atol=1e-5)  # the copy is on the GPU when there is one
+    assert torch.allclose(adapted[0].running_var.cpu(), var, atol=1e-4)
     # The weights are the model's, the model itself is untouched, and the copy is ready to predict.
-    assert torch.equal(adapted[0].weight, model[0].weight)
+    assert torch.equal(adapted[0].weight.cpu(), model[0].weight)
     assert (model[0].running_mean == 5.0).all() and (model[0].running_var == 9.0).all()
     assert not adapted.training and adapted[0].momentum == 0.1
 
@@ -75,7 +75,7 @@ def test_adabn_sets_the_statistics_of_the_normalised_target_images():
 def test_adabn_averages_equal_batches_so_the_mean_is_the_whole_sets():
     x = torch.randint(0, 256, (40, 3, 4, 4), dtype=torch.uint8)
     adapted = adapt_batchnorm(_norm_model(), x, batch_size=10)  # four shuffled batches of 10
-    assert torch.allclose(adapted[0].running_mean, normalize(x).mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(adapted[0].running_mean.cpu(), normalize(x).mean(dim=(0, 2, 3)), atol=1e-5)
 
 
 def test_adabn_needs_a_batch_norm_layer():
