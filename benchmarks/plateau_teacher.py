@@ -40,7 +40,7 @@ def measure(seed: int, teacher_epochs: int, round_budget: float) -> dict[str, di
                "self-training": runs.self_training(SelfTrainingRun(baseline=teacher, round_budget=round_budget)),
                "labelled only": runs.labelled_rounds(LabelledRoundsRun(baseline=teacher, round_budget=round_budget))}
     data = runs.data_for(teacher)
-    return {arm: {"test": r["test_accuracy"], "pool": runs._pool_accuracy(r, data)} for arm, r in results.items()}
+    return {arm: {"test": r["test_accuracy"], "pool": runs.pool_accuracy(r, data)} for arm, r in results.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

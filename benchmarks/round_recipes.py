@@ -48,12 +48,12 @@ RECIPES = {  # name -> the settings that differ from the default run
 
 def one_run(seed: int, settings: dict) -> dict:
     spec = BaselineRun(seed=seed, split_seed=seed)  # the baseline `pseudo_labeling.py --seed S` trains
-    start, data = runs.baseline(spec)["model"], runs.data_for(spec)
-    pool = lambda model: accuracy(h.predict_proba(model, data.x_unlabeled).argmax(1), data.y_unlabeled_hidden)
+    base, data = runs.baseline(spec), runs.data_for(spec)
+    start, start_pool = base["model"], runs.pool_accuracy(base, data)  # the baseline's, saved with it
     step = h.SupervisedStep(strong_augment) if settings["augment"] == "strong" else None
     started = time.perf_counter()
     if not settings["pseudo_labels"]:
-        return _labelled_only(seed, settings, spec, start, data, pool, started)
+        return _labelled_only(seed, settings, spec, start_pool)
     result = h.self_train(data.x_labeled, data.y_labeled, data.x_unlabeled, start, threshold=settings["threshold"],
                           rounds=settings["rounds"],
                           round_steps=round(settings["round_budget"] * runs.baseline_steps(spec)),
@@ -63,7 +63,8 @@ def one_run(seed: int, settings: dict) -> dict:
     seconds = time.perf_counter() - started
     records = result.records
     return {"seed": seed, "seconds": seconds,
-            "pool_accuracy": [pool(start), pool(result.model)],
+            "pool_accuracy": [start_pool, accuracy(h.predict_proba(result.model, data.x_unlabeled).argmax(1),
+                                                   data.y_unlabeled_hidden)],
             "test_accuracy": [records[0].test_accuracy, records[-1].test_accuracy],
             "labeled_accuracy": [r.labeled_accuracy for r in records],
             "kept": [r.n_selected for r in records[1:]],
@@ -71,13 +72,13 @@ def one_run(seed: int, settings: dict) -> dict:
             "rejected": [r.round for r in records if not r.accepted]}
 
 
-def _labelled_only(seed, settings, spec, start, data, pool, started) -> dict:
+def _labelled_only(seed, settings, spec, start_pool) -> dict:
     """The control, ``runs.labelled_rounds``: each round continues training the model on the labelled
     images alone, with the same steps, schedule and seeds as a round of self-training."""
     control = runs.labelled_rounds(LabelledRoundsRun(baseline=spec, rounds=settings["rounds"],
                                                      round_budget=settings["round_budget"], lr=settings["lr"]))
     records = control["records"]
-    return {"seed": seed, "seconds": control["seconds"], "pool_accuracy": [pool(start), control["pool_accuracy"]],
+    return {"seed": seed, "seconds": control["seconds"], "pool_accuracy": [start_pool, control["pool_accuracy"]],
             "test_accuracy": [records[0]["test_accuracy"], records[-1]["test_accuracy"]],
             "labeled_accuracy": [r["labeled_accuracy"] for r in records], "kept": [], "kept_accuracy": [],
             "rejected": []}

@@ -177,6 +177,7 @@ class DomainShiftRun:
     shift_sigma: float = 1.0
     adabn: bool = False               # start from the target's batch-norm statistics (AdaBN)
     threshold: float = 0.9
+    pseudo_labels: bool = True        # False: the control, the same rounds on the labelled source images alone
     rounds: int = 1                   # 0: no self-training, only the starting model graded
     round_budget: float = SHIFT_BUDGET
     lr: float = 0.1

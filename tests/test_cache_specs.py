@@ -377,6 +377,20 @@ def test_the_labelled_only_control_takes_a_self_training_rounds_steps_and_seeds(
     assert seeds == [TOY_BASELINE.seed + r for r in (1, 2, 3)]  # a self-training round r's seed
 
 
+def test_the_domain_shift_control_trains_the_same_round_on_the_labelled_images_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runs, "data_for", lambda spec: toy_course_data())
+    spec = specs.DomainShiftRun(baseline=TOY_BASELINE, shift_size=8, adabn=True, threshold=0.5, round_budget=1.0,
+                                precision="fp32")
+    shifted = _run_in(tmp_path, spec, monkeypatch, capsys)
+    control = runs.domain_shift(replace(spec, pseudo_labels=False))
+    assert shifted["records"][1]["n_selected"] > 0 and control["records"][1]["n_selected"] == 0
+    assert control["records"][1]["n_train"] == len(toy_course_data().y_labeled)  # the labelled images, nothing else
+    assert control["steps"] == runs.baseline_steps(TOY_BASELINE)                  # one round of one budget
+    for name in ("start_target_accuracy", "start_test_accuracy"):  # the same starting model, AdaBN included
+        assert control[name] == shifted[name]
+    assert math.isnan(control["pseudo_label_accuracy"])
+
+
 @pytest.mark.parametrize("budgets, epochs", [(1.0, 40), (2.125, 80), (2.5, 100), (4.05625, 160), (4.986, 200)])
 def test_the_supervised_control_trains_the_baseline_for_the_nearest_quarter_budget(budgets, epochs):
     base = specs.BaselineRun(seed=2, epochs=40)
