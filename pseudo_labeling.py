@@ -181,14 +181,13 @@ def train_rounds(args: argparse.Namespace, x_labeled, y_labeled, x_unlabeled, nu
         with_pl, without = result.records[-1].test_accuracy, control.records[-1].test_accuracy
         log(f"control: the same rounds on the labelled images alone end at test accuracy {without:.4f}; "
             f"self-training minus control: {100 * (with_pl - without):+.1f} points (one run's standard error "
-            f"is about {100 * math.sqrt(with_pl * (1 - with_pl) / len(test[1])):.1f}; compare several seeds)")
+            f"is about {100 * h.metrics.standard_error(with_pl, len(test[1])):.1f}; compare several seeds)")
     return result, control
 
 
 def control_metrics(control) -> dict:
     """The control's records for metrics.json (no threshold: it keeps no pseudo-label)."""
-    from dataclasses import asdict
-    return {"records": [asdict(r) for r in control.records]}
+    return {"records": control.to_dict()["records"]}
 
 
 def run_config(args: argparse.Namespace, own: bool) -> dict:

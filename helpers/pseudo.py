@@ -109,7 +109,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
             break
         x_train = torch.cat([x_labeled, x_unlabeled[mask]])
         y_train = torch.cat([y_labeled, pseudo_labels[mask]])
-        epochs = max(1, round(round_steps / math.ceil(len(x_train) / 128)))
+        epochs = round_epochs(round_steps, len(x_train))
         model = (make_model(num_classes, **_arch(result.model), seed=seed + r) if from_scratch
                  else copy.deepcopy(result.model))  # a copy: the baseline and earlier rounds stay as they were
         history = fit(model, x_train, y_train, epochs=epochs, lr=lr, step=step, seed=seed + r,
@@ -149,7 +149,7 @@ def control_rounds(x_labeled: torch.Tensor, y_labeled: torch.Tensor, model: nn.M
     model = copy.deepcopy(model)  # the baseline stays as it was
     records = [RoundRecord(0, len(x_labeled), 0, [0] * num_classes, None, test_acc(model),
                            evaluate(model, x_labeled, y_labeled), 0.0)]
-    epochs = max(1, round(round_steps / math.ceil(len(x_labeled) / 128)))  # self_train's rounding, no pool
+    epochs = round_epochs(round_steps, len(x_labeled))  # self_train's rounding, with no pool
     for r in range(1, rounds + 1):
         start = time.perf_counter()
         history = fit(model, x_labeled, y_labeled, epochs=epochs, lr=lr, seed=seed + r, precision=precision,
@@ -160,6 +160,12 @@ def control_rounds(x_labeled: torch.Tensor, y_labeled: torch.Tensor, model: nn.M
         say(f"control round {r}: the {len(x_labeled)} labelled images only, {epochs} epochs, labelled accuracy "
             f"{records[-1].labeled_accuracy:.4f}, test accuracy {_show(records[-1].test_accuracy)}")
     return SelfTrainResult(records, model, threshold=float("nan"))
+
+
+def round_epochs(round_steps: int, n_train: int, batch_size: int = 128) -> int:
+    """A round's whole epochs: ``round_steps`` optimizer steps, rounded to whole passes over its
+    ``n_train`` images (at least one). Self-training and its control round the same way."""
+    return max(1, round(round_steps / math.ceil(n_train / batch_size)))
 
 
 def _round_line(record: RoundRecord, epochs: int, reference: float, guard: float | None) -> str:

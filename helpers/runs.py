@@ -490,8 +490,7 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: 
         rows.append((name, notebook, run(spec), _starts(spec, base)))
     board = [{"method": name, "notebook": notebook, "seed": seed, "test_accuracy": result["test_accuracy"],
               "pool_accuracy": None if isinstance(result["spec"], OracleRun) else pool_accuracy(result, data),
-              "steps": result["steps"] + sum(s["steps"] for s in starts),
-              "budgets": (result["steps"] + sum(s["steps"] for s in starts)) / budget,
+              "steps": _all_steps(result, starts), "budgets": _all_steps(result, starts) / budget,
               "precision": result["spec"].precision,
               "seconds": result["seconds"] + sum(s["seconds"] for s in starts)}
              for name, notebook, result, starts in rows]
@@ -523,6 +522,11 @@ def _starts(spec, base: dict) -> list[dict]:
     return [] if isinstance(spec, BaselineRun) else [base]
 
 
+def _all_steps(result: dict, starts: list[dict]) -> int:
+    """A run's optimizer steps, counting those of the supervised runs it starts from."""
+    return result["steps"] + sum(s["steps"] for s in starts)
+
+
 def compare_seeds(methods: dict, seeds=None) -> list[dict]:
     """Each named spec run with every seed on the same split, against each seed's own baseline.
 
@@ -541,8 +545,8 @@ def compare_seeds(methods: dict, seeds=None) -> list[dict]:
     for name, spec in methods.items():
         results = {s: run(with_seed(spec, s)) for s in seeds}
         acc = {s: r["test_accuracy"] for s, r in results.items()}
-        budgets = {s: (r["steps"] + sum(t["steps"] for t in _starts(r["spec"], bases[s])))
-                   / baseline_steps(base_specs[s]) for s, r in results.items()}
+        budgets = {s: _all_steps(r, _starts(r["spec"], bases[s])) / baseline_steps(base_specs[s])
+                   for s, r in results.items()}
         floor = {s: baseline(supervised_control(base_specs[s], budgets[s]))["test_accuracy"] for s in seeds}
         mean, std = mean_std(acc.values())
         gain, gain_std, gains = paired_difference(acc, base)
