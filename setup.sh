@@ -16,7 +16,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "installing the course and its dependencies (tested versions from constraints.txt)"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e .
+# PSEUDO_EXTRAS=site,browser adds the optional extras (pyproject.toml) in the same install, as CI does.
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".${PSEUDO_EXTRAS:+[$PSEUDO_EXTRAS]}"
 .venv/bin/python -c 'import helpers, torch; print(f"ready: helpers {helpers.__version__}, torch {torch.__version__}, device {helpers.get_device()}")'
 
 if [ "${1:-}" != "--install-only" ]; then
