@@ -30,7 +30,7 @@ import helpers as h
 from helpers import config, runs
 from helpers.augment import strong_augment
 from helpers.io import atomic_write
-from helpers.metrics import accuracy, mean_std, paired_difference
+from helpers.metrics import mean_std, paired_difference
 from helpers.specs import ROUND_BUDGET, ROUNDS, BaselineRun, LabelledRoundsRun
 
 DEFAULT = {"threshold": 0.9, "rounds": ROUNDS, "round_budget": ROUND_BUDGET, "lr": 0.1, "guard": 0.05, "augment": "weak",
@@ -63,8 +63,7 @@ def one_run(seed: int, settings: dict) -> dict:
     seconds = time.perf_counter() - started
     records = result.records
     return {"seed": seed, "seconds": seconds,
-            "pool_accuracy": [start_pool, accuracy(h.predict_proba(result.model, data.x_unlabeled).argmax(1),
-                                                   data.y_unlabeled_hidden)],
+            "pool_accuracy": [start_pool, runs.pool_accuracy({"model": result.model}, data)],
             "test_accuracy": [records[0].test_accuracy, records[-1].test_accuracy],
             "labeled_accuracy": [r.labeled_accuracy for r in records],
             "kept": [r.n_selected for r in records[1:]],

@@ -3,9 +3,9 @@
 A run is saved under ``outputs/runs/`` (``outputs/runs-cuda/`` when it trains on a GPU, whose
 arithmetic gives other numbers: a GPU's run never serves a CPU's, nor the reverse) as three
 files named by its key: ``<key>.model.pt`` (the model), ``<key>.pt`` (the results: numbers,
-lists, tensors, the training history) and, written last, ``<key>.json`` (the spec). The JSON marks a complete run; a missing, truncated or
-unreadable file means the run is trained again, never served. Everything is loaded with
-``weights_only=True``.
+lists, tensors, the training history) and, written last, ``<key>.json`` (the spec). The JSON
+marks a complete run; a missing, truncated or unreadable file means the run is trained again,
+never served. Everything is loaded with ``weights_only=True``.
 """
 from __future__ import annotations
 
