@@ -1,8 +1,9 @@
 """The one cache of runs: ``get_or_run(spec, run)`` loads a saved run or trains it and saves it.
 
 A run is saved under ``outputs/runs/`` (``outputs/runs-cuda/`` when it trains on a GPU, whose
-arithmetic gives other numbers: a GPU's run never serves a CPU's, nor the reverse) as three
-files named by its key: ``<key>.model.pt`` (the model), ``<key>.pt`` (the results: numbers,
+arithmetic gives other numbers: a GPU's run never serves a CPU's, nor the reverse; on the CPU,
+``outputs/runs-<n>threads/`` when the process has another thread count than the one
+``outputs/runs/`` was trained with, see ``runs_dir``) as three files named by its key: ``<key>.model.pt`` (the model), ``<key>.pt`` (the results: numbers,
 lists, tensors, the training history) and, written last, ``<key>.json`` (the spec). The JSON
 marks a complete run; a missing, truncated or unreadable file means the run is trained again,
 never served. Everything is loaded with ``weights_only=True``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import tempfile
 import time
 import typing
@@ -23,15 +25,52 @@ import torch
 import torch.nn as nn
 
 from . import config, specs
-from .io import atomic_write
+from .io import atomic_write, check_writable_dir
 from .train import CheckpointError, get_device, load_checkpoint, save_checkpoint
 
 
+THREADS_FILE = "THREADS"  # in outputs/runs/: the CPU thread count its runs were trained with
+
+
 def runs_dir() -> Path:
-    """``outputs/runs`` on the CPU, ``outputs/runs-<device>`` elsewhere (``runs-cuda``): the device
-    changes a run's numbers as much as a setting does, so it keeps its own saved runs."""
+    """Where runs are saved: ``outputs/runs-<device>`` off the CPU (``runs-cuda``), since the device
+    changes a run's numbers as much as a setting does. On the CPU the thread count changes them
+    too (each sum is split across the threads, in another order for another count), so
+    ``outputs/runs`` belongs to the count that its first saved run wrote in its ``THREADS`` file,
+    and a process with another count (``OMP_NUM_THREADS``, ``torch.set_num_threads``) saves and
+    loads in ``outputs/runs-<n>threads``: a run trained with two threads never serves one."""
     device = get_device().type
-    return Path(config.OUTPUT_DIR) / ("runs" if device == "cpu" else f"runs-{device}")
+    if device != "cpu":
+        return Path(config.OUTPUT_DIR) / f"runs-{device}"
+    threads, owner = torch.get_num_threads(), runs_threads()
+    return Path(config.OUTPUT_DIR) / ("runs" if owner in (None, threads) else f"runs-{threads}threads")
+
+
+def runs_threads() -> int | None:
+    """The thread count ``outputs/runs`` belongs to, from its ``THREADS`` file; None before its first run."""
+    try:
+        return int((Path(config.OUTPUT_DIR) / "runs" / THREADS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _claim_threads() -> None:
+    """On the CPU, before a run is saved: if ``outputs/runs`` belongs to no thread count yet, write
+    this process's into its ``THREADS`` file. A hard link creates it whole and only if absent, so
+    of two processes that claim it at once, one wins and the other saves in its own folder."""
+    folder = Path(config.OUTPUT_DIR) / "runs"
+    if get_device().type != "cpu" or runs_threads() is not None:
+        return
+    check_writable_dir(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{THREADS_FILE}.", suffix=".tmp")
+    try:
+        os.write(fd, f"{torch.get_num_threads()}\n".encode())
+        os.close(fd)
+        os.link(tmp, folder / THREADS_FILE)
+    except FileExistsError:
+        pass  # another process claimed it first: runs_dir() now says where this one saves
+    finally:
+        os.unlink(tmp)
 
 
 def kind(spec) -> str:
@@ -112,7 +151,11 @@ def _why_missing(spec) -> str:
         if changed and (best is None or len(changed) < len(best[0])):
             best = (changed, theirs)
     if best is None:
-        return "no saved run"
+        owner = runs_threads()
+        other = get_device().type == "cpu" and owner not in (None, torch.get_num_threads())
+        threads = torch.get_num_threads()
+        return "no saved run" + (f" with {threads} thread{'s' * (threads > 1)} (outputs/runs holds runs trained "
+                                 f"with {owner}; a thread count gives numbers of its own)" if other else "")
     changed, theirs = best
     shown = ", ".join(f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}" for k in changed[:3])
     return "spec changed: " + shown + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
@@ -189,6 +232,8 @@ def _load_or_train(spec, run: Callable[[], tuple[dict, nn.Module]], say: Callabl
     start = time.perf_counter()
     results, model = run()
     results = {"seconds": time.perf_counter() - start, **results}
+    _claim_threads()
+    base = runs_dir() / key  # outputs/runs, unless another thread count has claimed it meanwhile
     base.with_suffix(".json").unlink(missing_ok=True)  # until all three files are new, the run is incomplete
     save_checkpoint(model, base.with_suffix(".model.pt"), key=key)
     atomic_write(base.with_suffix(".pt"), lambda tmp: torch.save(results, tmp))

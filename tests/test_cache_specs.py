@@ -172,7 +172,7 @@ def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
     toy, key = ToyRun(), cache.spec_key(TOY)
     first = cache.get_or_run(TOY, toy(TOY))
     assert _printed(capsys) == [f"training {key} (no saved run)"]
-    assert sorted(p.name for p in saved_runs.iterdir()) == [f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
+    assert sorted(p.name for p in saved_runs.iterdir()) == ["THREADS", f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
     assert first["spec"] == TOY and first["seconds"] > 0 and first["call"] == 1
 
     again = cache.get_or_run(TOY, toy(TOY))
@@ -201,6 +201,37 @@ def test_a_run_trained_on_a_gpu_is_saved_apart_and_never_serves_the_cpu(saved_ru
     assert cache.load_run(TOY)["call"] == 1 and toy.calls == 1
 
 
+def test_a_run_trained_with_another_thread_count_is_saved_apart_and_never_served(saved_runs, monkeypatch, capsys):
+    """The thread count is not in the spec, yet it changes the numbers: outputs/runs belongs to
+    the count its first run was trained with, and another count has a folder of its own."""
+    monkeypatch.setattr(cache, "get_device", lambda: torch.device("cpu"))
+    threads = {"n": 2}
+    monkeypatch.setattr(cache.torch, "get_num_threads", lambda: threads["n"])
+    toy, key = ToyRun(), cache.spec_key(TOY)
+    cache.get_or_run(TOY, toy(TOY))
+    assert (saved_runs / cache.THREADS_FILE).read_text() == "2\n" and cache.runs_threads() == 2
+
+    threads["n"] = 1
+    assert cache.runs_dir() == config.OUTPUT_DIR / "runs-1threads"
+    with pytest.raises(FileNotFoundError):  # the two-thread run is not this process's
+        cache.load_run(TOY)
+    capsys.readouterr()
+    one = cache.get_or_run(TOY, toy(TOY))
+    assert _printed(capsys) == [f"training {key} (no saved run with 1 thread (outputs/runs holds runs trained "
+                                f"with 2; a thread count gives numbers of its own))"]
+    assert toy.calls == 2 and one["call"] == 2 and (config.OUTPUT_DIR / "runs-1threads" / f"{key}.json").exists()
+    assert not (config.OUTPUT_DIR / "runs-1threads" / cache.THREADS_FILE).exists()  # its name says its count
+    with monkeypatch.context() as m:  # a claim that raced another (it read no THREADS file) changes nothing
+        m.setattr(cache, "runs_threads", lambda: None)
+        cache._claim_threads()
+    assert (saved_runs / cache.THREADS_FILE).read_text() == "2\n" and cache.runs_dir() == config.OUTPUT_DIR / "runs-1threads"
+    assert not [p for p in saved_runs.iterdir() if p.name.endswith(".tmp")]
+
+    threads["n"] = 2  # back to two threads: outputs/runs again, its run loaded, never the one-thread run
+    assert cache.runs_dir() == saved_runs and cache.get_or_run(TOY, toy(TOY))["call"] == 1 and toy.calls == 2
+    assert (saved_runs / cache.THREADS_FILE).read_text() == "2\n"
+
+
 def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs):
     """Two notebooks (or parallel tests) that need the same run at once train it once: the
     second waits for the first's lock, then loads what it saved."""
@@ -220,7 +251,7 @@ def test_a_run_another_process_is_training_is_waited_for_then_loaded(saved_runs)
     assert messages[0] == [f"training {key} (no saved run)"]
     assert messages[1][0] == f"waiting for {key}: another process is training it"
     assert messages[1][1].startswith(f"loaded {key} from ") and len(messages[1]) == 2
-    assert sorted(p.name for p in saved_runs.iterdir()) == [f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
+    assert sorted(p.name for p in saved_runs.iterdir()) == ["THREADS", f"{key}.json", f"{key}.model.pt", f"{key}.pt"]
 
 
 def test_a_changed_setting_is_trained_and_says_what_changed(saved_runs, capsys):
