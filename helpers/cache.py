@@ -1,12 +1,12 @@
 """The one cache of runs: ``get_or_run(spec, run)`` loads a saved run or trains it and saves it.
 
-A run is saved under ``outputs/runs/`` (``outputs/runs-cuda/`` when it trains on a GPU, whose
-arithmetic gives other numbers: a GPU's run never serves a CPU's, nor the reverse; on the CPU,
-``outputs/runs-<n>threads/`` when the process has another thread count than the one
-``outputs/runs/`` was trained with, see ``runs_dir``) as three files named by its key: ``<key>.model.pt`` (the model), ``<key>.pt`` (the results: numbers,
-lists, tensors, the training history) and, written last, ``<key>.json`` (the spec). The JSON
-marks a complete run; a missing, truncated or unreadable file means the run is trained again,
-never served. Everything is loaded with ``weights_only=True``.
+A run is saved under ``outputs/runs/`` as three files named by its key: ``<key>.model.pt`` (the
+model), ``<key>.pt`` (the results: numbers, lists, tensors, the training history) and, written
+last, ``<key>.json`` (the spec). What the spec does not hold but the numbers depend on picks the
+folder (``runs_dir``): a GPU's runs go to ``outputs/runs-cuda/``, and on the CPU a process whose
+thread count is not the one ``outputs/runs/`` was trained with uses ``outputs/runs-<n>threads/``,
+so neither serves the other. The JSON marks a complete run; a missing, truncated or unreadable
+file means the run is trained again, never served. Everything is loaded with ``weights_only=True``.
 """
 from __future__ import annotations
 
@@ -151,9 +151,8 @@ def _why_missing(spec) -> str:
         if changed and (best is None or len(changed) < len(best[0])):
             best = (changed, theirs)
     if best is None:
-        owner = runs_threads()
-        other = get_device().type == "cpu" and owner not in (None, torch.get_num_threads())
-        threads = torch.get_num_threads()
+        owner, threads = runs_threads(), torch.get_num_threads()
+        other = get_device().type == "cpu" and owner not in (None, threads)
         return "no saved run" + (f" with {threads} thread{'s' * (threads > 1)} (outputs/runs holds runs trained "
                                  f"with {owner}; a thread count gives numbers of its own)" if other else "")
     changed, theirs = best
