@@ -137,8 +137,11 @@ TOY = specs.BaselineRun(width=4, epochs=1, batch_size=16, precision="fp32")
 
 @pytest.fixture
 def saved_runs(tmp_path, monkeypatch):
-    """outputs/ in a temporary folder; returns its runs/ folder."""
+    """outputs/ in a temporary folder; returns its runs/ folder. The cache is told it runs on the
+    CPU, whatever the machine has, so that these tests check the CPU's layout (``runs/`` and its
+    ``THREADS`` file) on a GPU machine too; the GPU's folder has a test of its own."""
     monkeypatch.setattr(config, "OUTPUT_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(cache, "get_device", lambda: torch.device("cpu"))
     return cache.runs_dir()
 
 
