@@ -21,6 +21,27 @@ def test_nbval_starts_its_kernels_through_the_lock_and_retries():
     assert nbval.kernel.start_new_kernel.__qualname__.startswith("one_at_a_time")
 
 
+def test_loading_the_conftest_again_does_not_wrap_the_wrapper():
+    """A second wrapper would wait, inside the first, for the lock the first holds: every later
+    notebook of that pytest process would hang (it did, once this file had loaded the conftest)."""
+    import nbval.kernel
+    _root_conftest()
+    _root_conftest()
+    wrapper = nbval.kernel.start_new_kernel
+    assert wrapper.one_at_a_time and not getattr(wrapper.wrapped, "one_at_a_time", False)
+    assert _root_conftest().one_at_a_time(wrapper) is wrapper
+
+
+def test_a_lock_held_elsewhere_is_waited_for_a_while_then_the_kernel_starts(tmp_path):
+    import fcntl
+    lock = tmp_path / "lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        start = _root_conftest().one_at_a_time(lambda: "started", lock=lock, wait=0.2)
+        with pytest.warns(UserWarning, match="no kernel-start lock in 0.2 s"):
+            assert start() == "started"
+
+
 def test_a_kernel_that_dies_at_start_is_started_again(tmp_path):
     calls = []
 
