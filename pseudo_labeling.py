@@ -23,7 +23,8 @@ Three ways to call it:
 
 Edit the defaults in the config block below, or override any of them on the command line
 (`python pseudo_labeling.py --help`, `python pseudo_labeling.py predict --help`). Training logs
-go to the console. Set PSEUDO_QUICK=1 for a short run (fewer epochs and rounds, same data and split).
+go to the console. Set PSEUDO_QUICK=1 for a short run (fewer epochs and rounds; the same labelled
+images, predicted and graded on 2,000 unlabelled and 1,000 test images).
 Bad input stops the run with one line starting with "error:" and exit code 2, before any output
 is written.
 
@@ -209,14 +210,20 @@ def run(args: argparse.Namespace) -> dict:
     with distributed.main_first():  # under torchrun rank 0 decodes and caches, the others read the cache
         data = h.load_cats_dogs(args.data)
     split = h.split_labeled_unlabeled(data.y_train, args.n_labeled, args.seed)
-    print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(split.unlabeled)} unlabelled, "
-          f"{len(data.y_test)} test images; device: {h.get_device()}{distributed.describe()}; "
+    pool, x_test, y_test = split.unlabeled, data.x_test, data.y_test
+    if config.POOL_IMAGES is not None and len(pool) > config.POOL_IMAGES:  # quick mode: part of the pool
+        pool = pool[h.stratified_subset(data.y_train[pool], config.POOL_IMAGES, args.seed + 1)]
+    if config.TEST_IMAGES is not None and len(y_test) > config.TEST_IMAGES:  # and of the test set
+        test = h.stratified_subset(y_test, config.TEST_IMAGES, args.seed + 2)
+        x_test, y_test = x_test[test], y_test[test]
+    print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(pool)} unlabelled, "
+          f"{len(y_test)} test images; device: {h.get_device()}{distributed.describe()}; "
           f"quick mode: {config.QUICK}")
-    x_unlabeled = data.x_train[split.unlabeled]
-    y_unlabeled_hidden = data.y_train[split.unlabeled]  # grades pseudo-labels only; never trained on
+    x_unlabeled = data.x_train[pool]
+    y_unlabeled_hidden = data.y_train[pool]  # grades pseudo-labels only; never trained on
     x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
     result, control = train_rounds(args, x_labeled, y_labeled, x_unlabeled, len(data.classes),
-                                   (data.x_test, data.y_test), y_unlabeled_hidden)
+                                   (x_test, y_test), y_unlabeled_hidden)
     probs = h.predict_proba(result.model, x_unlabeled)  # by every process: under torchrun each predicts a slice
     if not distributed.is_main():
         return {}
@@ -240,7 +247,7 @@ def run(args: argparse.Namespace) -> dict:
     if control is not None:
         series["the same rounds, labelled images only (control)"] = [r.test_accuracy for r in control.records]
     ax = plots.accuracy_vs_rounds(series, baseline=accs[0],
-                                  n_test=len(data.y_test),
+                                  n_test=len(y_test),
                                   title=f"Accuracy against rounds (seed {args.seed}; bars: one standard error)")
     plots.save_figure(ax.figure, out / "accuracy_vs_rounds.png")
     print(f"final test accuracy {accs[-1]:.4f} (baseline {accs[0]:.4f}, "

@@ -95,6 +95,8 @@ def _settings(spec) -> dict:
             value = float(value)
         elif isinstance(value, tuple):
             value = [float(v) if "float" in str(hints[f.name]) else v for v in value]
+        elif value is None and f.metadata == specs.KEY_IF_SET:
+            continue  # added after runs were saved: unset, it leaves their keys as they were
         out[f.name] = value
     return out
 
@@ -109,6 +111,8 @@ def _build(cls, settings: dict):
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):
+        if f.name not in settings and f.metadata == specs.KEY_IF_SET:
+            settings = {**settings, f.name: None}  # left out of the key because unset
         value = settings[f.name]
         if is_dataclass(hints[f.name]):
             value = _build(hints[f.name], value)

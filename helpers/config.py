@@ -1,9 +1,12 @@
 """Settings read once: quick mode, where data and outputs live, the default seed.
 
 Quick mode (``PSEUDO_QUICK=1``) shortens training - fewer epochs and rounds - for CI and
-for a first pass through the notebooks. It never changes the data, the split or its size,
-so every count a notebook prints is the same in both modes. It saves under ``outputs/quick/``,
-so a quick run never replaces a full run's results (the README and the notebooks cite those).
+for a first pass through the notebooks. It keeps the split (the same 2,000 labelled images)
+but predicts and grades on part of the rest: ``POOL_IMAGES`` of the 8,000 unlabelled images
+and ``TEST_IMAGES`` of the 2,000 test images, a stratified random part fixed by the split seed,
+because most of a quick run's time is spent predicting them. Full mode uses all of them. It
+saves under ``outputs/quick/``, so a quick run never replaces a full run's results (the README
+and the notebooks cite those).
 """
 from __future__ import annotations
 
@@ -36,3 +39,9 @@ def pick(full, quick):
     """``full`` normally, ``quick`` in quick mode. Run lengths are decided with it in one place,
     the run specs' defaults (``helpers/specs.py``)."""
     return quick if QUICK else full
+
+
+# The unlabelled and test images the course's split uses (None: all of them). Quick mode takes
+# part of each: a run's predictions of the pool and the test set are most of its time there.
+POOL_IMAGES = pick(None, 2000)
+TEST_IMAGES = pick(None, 1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from . import config
-from .data import load_cats_dogs, split_labeled_unlabeled
+from .data import load_cats_dogs, split_labeled_unlabeled, stratified_subset
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,20 @@ class CourseData:
 
 
 @functools.lru_cache(maxsize=4)
-def course_data(n_labeled: int = 2000, split_seed: int = config.SEED) -> CourseData:
-    """The images, decoded once per process, split stratified into labelled and unlabelled."""
+def course_data(n_labeled: int = 2000, split_seed: int = config.SEED, n_unlabeled: int | None = config.POOL_IMAGES,
+                n_test: int | None = config.TEST_IMAGES) -> CourseData:
+    """The images, decoded once per process, split stratified into labelled and unlabelled.
+
+    ``n_unlabeled`` and ``n_test`` (None: all) keep a stratified random part of the unlabelled
+    pool and of the test set, drawn with ``split_seed``; quick mode's defaults (``helpers.config``).
+    """
     data = load_cats_dogs()
     split = split_labeled_unlabeled(data.y_train, n_labeled, split_seed)
-    return CourseData(data.x_train[split.labeled], data.y_train[split.labeled],
-                      data.x_train[split.unlabeled], data.y_train[split.unlabeled],
-                      data.x_test, data.y_test, data.classes, data.source)
+    pool, x_test, y_test = split.unlabeled, data.x_test, data.y_test
+    if n_unlabeled is not None:
+        pool = pool[stratified_subset(data.y_train[pool], n_unlabeled, split_seed + 1)]
+    if n_test is not None:
+        test = stratified_subset(y_test, n_test, split_seed + 2)
+        x_test, y_test = x_test[test], y_test[test]
+    return CourseData(data.x_train[split.labeled], data.y_train[split.labeled], data.x_train[pool],
+                      data.y_train[pool], x_test, y_test, data.classes, data.source)

@@ -316,6 +316,15 @@ def split_labeled_unlabeled(labels: torch.Tensor, n_labeled: int = 2000, seed: i
     return Split(torch.from_numpy(labeled), torch.from_numpy(unlabeled))
 
 
+def stratified_subset(labels: torch.Tensor, n: int, seed: int = config.SEED) -> torch.Tensor:
+    """The sorted indices of ``n`` of ``labels``'s rows, equal per class, drawn at random with ``seed``:
+    the same labels, ``n`` and seed always give the same indices."""
+    y = np.asarray(labels)
+    if not isinstance(n, (int, np.integer)) or not len(np.unique(y)) <= n <= len(y):
+        raise ValueError(f"n must be a whole number from one per class to {len(y)}, not {n!r}")
+    return torch.from_numpy(_stratified_take(y, np.arange(len(y)), int(n), np.random.default_rng(seed)))
+
+
 def split_train_val(indices: torch.Tensor, labels: torch.Tensor, n_val: int,
                     seed: int = config.SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """Carve a stratified validation part of ``n_val`` images out of ``indices``."""

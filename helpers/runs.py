@@ -45,7 +45,7 @@ PSEUDO_LABEL_ACCURACY = ("share of the pseudo-labels a method trained on that ma
 
 def data_for(spec) -> CourseData:
     base = spec if isinstance(spec, BaselineRun) else spec.baseline
-    return course_data(base.n_labeled, base.split_seed)
+    return course_data(base.n_labeled, base.split_seed, base.n_unlabeled, base.n_test)
 
 
 def _graded(model: nn.Module, data: CourseData) -> dict:
@@ -482,7 +482,8 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: 
     base, data = baseline(base_spec), data_for(base_spec)
     budget = baseline_steps(base_spec)
     oracles = [("oracle (all labels)", OracleRun(seed=seed))]
-    oracles += [(f"oracle, {b:g} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget)))
+    n_train = len(data.y_labeled) + len(data.y_unlabeled_hidden)  # the oracle's images
+    oracles += [(f"oracle, {b:g} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget, n_train)))
                 for b in oracle_budgets]
     rows = [("baseline", "01", base, [])] + [(name, "01", oracle(spec), []) for name, spec in oracles]
     for name, notebook, spec in LEADERBOARD:
@@ -502,7 +503,7 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: 
     return board
 
 
-def _oracle_epochs(budgets: float, budget_steps: int, n_train: int = 10_000, batch_size: int = 128) -> int:
+def _oracle_epochs(budgets: float, budget_steps: int, n_train: int, batch_size: int = 128) -> int:
     return max(1, round(budgets * budget_steps / math.ceil(n_train / batch_size)))
 
 

@@ -3,7 +3,9 @@
 A spec holds *every* setting that changes a run's result, with its default. Its fields, hashed
 (``helpers.cache.spec_key``), are the run's cache key, so no setting can be left out of the key
 by hand. Quick mode (``PSEUDO_QUICK=1``) changes the defaults here and nowhere else: shorter
-runs, the same data and split.
+runs on the same split, predicted and graded on part of the pool and of the test set
+(``n_unlabeled``, ``n_test``). A field marked ``KEY_IF_SET`` is left out of the key while it is
+None, so that adding one kept every earlier run's key.
 
 A method that starts from the supervised baseline holds that baseline's spec (``baseline``),
 so its key covers the baseline's settings too, and its random seed is the baseline's.
@@ -12,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-from .config import SEED, pick
+from .config import POOL_IMAGES, SEED, TEST_IMAGES, pick
 from .train import fast_precision
 
 # Run lengths. Optimizer steps are counted in "baseline budgets": one budget is the supervised
 # baseline's steps (BASELINE_EPOCHS passes over the 2,000 labelled images, batch 128).
 BASELINE_EPOCHS = pick(40, 20)
-ORACLE_EPOCHS = pick(16, 6)           # 10,000 images: 16 epochs are 2 budgets of steps
+ORACLE_EPOCHS = pick(16, 15)          # 16 epochs of 10,000 images: 2 budgets of steps (quick: 15 of 4,000, 1.5)
 ROUNDS = pick(3, 2)                   # self-training rounds after the baseline
 ROUND_BUDGET = pick(1.0, 0.125)       # a self-training round's steps, in baseline budgets
 RETRAIN_BUDGET = pick(1.0, 0.125)     # a curriculum round's, a tri-training student's
@@ -34,6 +36,7 @@ VAE_EPOCHS = pick(15, 1)              # notebook 14: the conditional VAE's passe
 # where the hardware computes it natively (1.4-1.8x faster on a CPU with AVX512-BF16,
 # benchmarks/precision.py), else float32 (emulated bfloat16 would be slower).
 PRECISION = fast_precision()
+KEY_IF_SET = {"key": "if set"}  # field metadata: in the cache key only when not None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class BaselineRun:
     seed: int = SEED                  # initial weights and batch order
     split_seed: int = SEED            # which images are labelled (the course split)
     n_labeled: int = 2000
+    n_unlabeled: int | None = field(default=POOL_IMAGES, metadata=KEY_IF_SET)  # None: the whole pool
+    n_test: int | None = field(default=TEST_IMAGES, metadata=KEY_IF_SET)       # None: every test image
     holdout: int = 0                  # labelled images held out for validation (notebook 06)
     width: int = 16
     epochs: int = BASELINE_EPOCHS

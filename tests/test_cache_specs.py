@@ -171,6 +171,20 @@ def _same_weights(a, b) -> bool:
     return all(torch.equal(p.cpu(), q.cpu()) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_the_pool_and_test_sizes_enter_the_key_only_when_set():
+    """Added after the course's runs were saved: unset (full mode), they leave every key as it
+    was, so the stored runs still load; set (quick mode), they are part of the key."""
+    full = specs.BaselineRun(n_unlabeled=None, n_test=None, epochs=40, precision="bf16")
+    assert cache.spec_key(full) == "baseline-6c9e661c49"  # the full-mode baseline's key before they existed
+    assert "n_unlabeled" not in cache.to_json(full)["settings"] and cache.from_json(cache.to_json(full)) == full
+    quick = replace(full, n_unlabeled=2000, n_test=1000)
+    assert cache.to_json(quick)["settings"]["n_unlabeled"] == 2000 and cache.from_json(cache.to_json(quick)) == quick
+    keys = {cache.spec_key(s) for s in (full, quick, replace(quick, n_unlabeled=3000), replace(quick, n_test=None))}
+    assert len(keys) == 4
+    selftraining = specs.SelfTrainingRun(baseline=full)
+    assert cache.from_json(cache.to_json(selftraining)) == selftraining
+
+
 def test_an_unchanged_spec_is_loaded_without_running(saved_runs, capsys):
     toy, key = ToyRun(), cache.spec_key(TOY)
     first = cache.get_or_run(TOY, toy(TOY))

@@ -10,15 +10,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from helpers import course, plots  # noqa: E402
+from helpers import config, course, plots  # noqa: E402
 from helpers.metrics import confusion_matrix  # noqa: E402
 
 
 def test_course_data_is_the_split_of_notebook_00(catdog):
-    data = course.course_data()
+    data = course.course_data(n_unlabeled=None, n_test=None)  # full mode's: every image
     assert len(data.y_labeled) == 2000 and len(data.y_unlabeled_hidden) == 8000
     assert torch.bincount(data.y_labeled).tolist() == [1000, 1000]
     assert torch.equal(data.x_test, catdog.x_test)
+    default = course.course_data()  # quick mode's default keeps part of the pool and of the test set
+    assert len(default.y_unlabeled_hidden) == (2000 if config.QUICK else 8000)
+    assert len(default.y_test) == (1000 if config.QUICK else 2000)
 
 
 def _labels(ax):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import helpers.data as data_module
-from helpers import (DataError, config, load_cats_dogs, load_image_folder, random_per_class, split_labeled_unlabeled,
-                     split_train_val)
+from helpers import (DataError, config, course_data, load_cats_dogs, load_image_folder, random_per_class,
+                     split_labeled_unlabeled, split_train_val, stratified_subset)
 from conftest import write_image
 
 
@@ -64,6 +64,34 @@ def test_split_with_an_odd_count_and_every_image_labelled():
     assert sorted(torch.bincount(labels[odd.labeled]).tolist()) == [3, 4]
     everything = split_labeled_unlabeled(labels, 100)
     assert len(everything.labeled) == 100 and len(everything.unlabeled) == 0
+
+
+def test_a_stratified_subset_is_equal_per_class_sorted_and_fixed_by_its_seed():
+    labels = torch.arange(1000) % 2
+    part = stratified_subset(labels, 101, seed=3)
+    assert len(part) == 101 and len(set(part.tolist())) == 101 and torch.equal(part, part.sort().values)
+    assert sorted(torch.bincount(labels[part]).tolist()) == [50, 51]
+    assert torch.equal(part, stratified_subset(labels, 101, seed=3))
+    assert not torch.equal(part, stratified_subset(labels, 101, seed=4))
+    assert part.max() > 900  # drawn from the whole set, not its first rows
+    for bad in (1, 1001, 2.5):
+        with pytest.raises(ValueError, match="n must be a whole number"):
+            stratified_subset(labels, bad)
+
+
+def test_course_data_can_keep_part_of_the_pool_and_of_the_test_set(catdog):
+    """Quick mode's split: the same labelled images, a stratified random part of the rest."""
+    whole, part = course_data(2000, 0, None, None), course_data(2000, 0, 600, 300)
+    assert (len(whole.y_unlabeled_hidden), len(whole.y_test)) == (8000, 2000)
+    assert torch.equal(part.x_labeled, whole.x_labeled) and torch.equal(part.y_labeled, whole.y_labeled)
+    assert torch.bincount(part.y_unlabeled_hidden).tolist() == [300, 300]
+    assert torch.bincount(part.y_test).tolist() == [150, 150]
+    pool_rows = {bytes(x.flatten().tolist()) for x in whole.x_unlabeled}
+    assert all(bytes(x.flatten().tolist()) in pool_rows for x in part.x_unlabeled[:50])  # rows of the pool...
+    assert part.y_unlabeled_hidden[:300].float().mean() < 1  # ...not the cats-first pool's first rows
+    test_rows = {bytes(x.flatten().tolist()): int(y) for x, y in zip(whole.x_test, whole.y_test)}
+    assert all(test_rows.get(bytes(x.flatten().tolist())) == int(y) for x, y in zip(part.x_test[:50], part.y_test[:50]))
+    assert (config.POOL_IMAGES, config.TEST_IMAGES) == ((2000, 1000) if config.QUICK else (None, None))
 
 
 def test_split_train_val_is_stratified_and_disjoint(catdog):
