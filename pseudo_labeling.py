@@ -209,19 +209,14 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     with distributed.main_first():  # under torchrun rank 0 decodes and caches, the others read the cache
         data = h.load_cats_dogs(args.data)
-    split = h.split_labeled_unlabeled(data.y_train, args.n_labeled, args.seed)
-    pool, x_test, y_test = split.unlabeled, data.x_test, data.y_test
-    if config.POOL_IMAGES is not None and len(pool) > config.POOL_IMAGES:  # quick mode: part of the pool
-        pool = pool[h.stratified_subset(data.y_train[pool], config.POOL_IMAGES, args.seed + 1)]
-    if config.TEST_IMAGES is not None and len(y_test) > config.TEST_IMAGES:  # and of the test set
-        test = h.stratified_subset(y_test, config.TEST_IMAGES, args.seed + 2)
-        x_test, y_test = x_test[test], y_test[test]
-    print(f"data: {data.source}\nsplit: {len(split.labeled)} labelled, {len(pool)} unlabelled, "
-          f"{len(y_test)} test images; device: {h.get_device()}{distributed.describe()}; "
+    # quick mode predicts and grades on part of the pool and of the test set (helpers.config)
+    split = h.split_course(data, args.n_labeled, args.seed, config.POOL_IMAGES, config.TEST_IMAGES)
+    print(f"data: {data.source}\nsplit: {len(split.y_labeled)} labelled, {len(split.y_unlabeled_hidden)} unlabelled, "
+          f"{len(split.y_test)} test images; device: {h.get_device()}{distributed.describe()}; "
           f"quick mode: {config.QUICK}")
-    x_unlabeled = data.x_train[pool]
-    y_unlabeled_hidden = data.y_train[pool]  # grades pseudo-labels only; never trained on
-    x_labeled, y_labeled = data.x_train[split.labeled], data.y_train[split.labeled]
+    x_unlabeled = split.x_unlabeled
+    y_unlabeled_hidden = split.y_unlabeled_hidden  # grades pseudo-labels only; never trained on
+    x_labeled, y_labeled, x_test, y_test = split.x_labeled, split.y_labeled, split.x_test, split.y_test
     result, control = train_rounds(args, x_labeled, y_labeled, x_unlabeled, len(data.classes),
                                    (x_test, y_test), y_unlabeled_hidden)
     probs = h.predict_proba(result.model, x_unlabeled)  # by every process: under torchrun each predicts a slice

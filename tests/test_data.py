@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import helpers.data as data_module
-from helpers import (DataError, config, course_data, load_cats_dogs, load_image_folder, random_per_class,
+from helpers import (DataError, config, course_data, load_cats_dogs, load_image_folder, random_per_class, split_course,
                      split_labeled_unlabeled, split_train_val, stratified_subset)
 from conftest import write_image
 
@@ -92,6 +92,14 @@ def test_course_data_can_keep_part_of_the_pool_and_of_the_test_set(catdog):
     test_rows = {bytes(x.flatten().tolist()): int(y) for x, y in zip(whole.x_test, whole.y_test)}
     assert all(test_rows.get(bytes(x.flatten().tolist())) == int(y) for x, y in zip(part.x_test[:50], part.y_test[:50]))
     assert (config.POOL_IMAGES, config.TEST_IMAGES) == ((2000, 1000) if config.QUICK else (None, None))
+
+
+def test_split_course_keeps_at_most_the_sizes_asked_for(catdog):
+    """pseudo_labeling.py splits any folder with it: a pool or test set smaller than quick mode's
+    sizes is kept whole."""
+    small = split_course(catdog, 9000, 0, n_unlabeled=2000, n_test=3000)
+    assert (len(small.y_labeled), len(small.y_unlabeled_hidden), len(small.y_test)) == (9000, 1000, 2000)
+    assert torch.equal(small.x_test, catdog.x_test)
 
 
 def test_split_train_val_is_stratified_and_disjoint(catdog):
