@@ -11,7 +11,7 @@ from benchmarks import longer_runs
 from benchmarks import plateau_teacher
 from benchmarks import round_recipes
 from benchmarks.readme_results import recipes_table, table
-from helpers import cache, config, runs
+from helpers import cache, config, runs, specs
 from conftest import toy_course_data
 
 
@@ -32,12 +32,33 @@ def test_baseline_benchmark_trains_every_seed_afresh_and_leaves_the_cache_alone(
     assert config.OUTPUT_DIR == toy_runs.parent and not toy_runs.exists()  # nothing saved in outputs/
 
 
-def test_longer_runs_benchmark_reports_each_seed_and_the_gap(toy_runs, capsys):
-    longer_runs.main(["--rule", "fixed", "--epochs", "1", "--seeds", "0"])
+def test_longer_runs_benchmark_sets_the_long_run_against_its_floor_and_oracle_seed_by_seed(toy_runs, tmp_path, capsys):
+    saved = tmp_path / "longer.json"
+    longer_runs.main(["--rule", "fixed", "--threshold", "0", "--epochs", "45", "--seeds", "0", "1", "--json", str(saved)])
     out = capsys.readouterr().out
-    assert re.search(r"^\s+0\s+[\d.]+%\s+[\d.]+%\s+[\d.]+$", out, re.M)
-    assert "points below it" in out
+    assert re.search(r"^seed 0: baseline [\d.]+%, [\d.]+ budgets [\d.]+%, [\d.]+ budgets [\d.]+% "
+                     r"\(floor [\d.]+%, oracle [\d.]+%\)", out, re.M)
+    assert re.search(r"long minus floor [+-][\d.]+ ± [\d.]+ points \(per seed [+-][\d.]+ / [+-][\d.]+\)", out)
+    assert re.search(r"gap closed (-?\d+%|none \(no gap\)) from the baseline, (-?\d+%|none \(no gap\)) from the floor", out)
+    result = json.loads(saved.read_text())
+    assert result["settings"]["threshold"] == 0 and result["settings"]["epochs"] == 45 and [r["seed"] for r in result["seeds"]] == [0, 1]
+    for row in result["seeds"]:  # the floor and the oracle at the long run's budget, not the notebooks'
+        assert row["spec"]["epochs"] == 45 and row["spec"]["threshold"] == 0 and row["budgets"] > row["short_budgets"] > 1
+        diff = 100 * (row["long"] - row["floor"])
+        assert diff == pytest.approx(result["summary"]["long_minus_floor"][2][row["seed"]])
+    floors = [json.loads(p.read_text()) for p in toy_runs.glob("baseline-*.json")]
+    base_epochs = min(f["settings"]["epochs"] for f in floors)
+    budgets = result["seeds"][0]["budgets"]
+    assert {f["settings"]["epochs"] for f in floors} == {base_epochs, round(4 * budgets) * base_epochs // 4}
     assert {p.name.split("-")[0] for p in toy_runs.glob("*.json")} == {"baseline", "oracle", "fixmatch"}
+    fixmatch = [json.loads(p.read_text())["settings"] for p in toy_runs.glob("fixmatch-*.json")]
+    assert sorted(s["epochs"] for s in fixmatch) == sorted([specs.FIXMATCH_EPOCHS] * 2 + [45] * 2) and {s["threshold"] for s in fixmatch} == {0}
+
+
+def test_longer_runs_gap_closed_is_a_share_of_the_gap_and_none_without_one():
+    assert longer_runs.gap_closed(82.0, 80.0, 85.0) == pytest.approx(0.4)
+    assert longer_runs.gap_closed(79.0, 80.0, 85.0) == pytest.approx(-0.2)  # below the start: negative
+    assert longer_runs.gap_closed(82.0, 85.0, 85.0) is None  # the oracle no higher than the start: no gap
 
 
 def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_seed(toy_runs, tmp_path, capsys):
