@@ -28,23 +28,22 @@ from pathlib import Path
 from helpers import config, runs
 from helpers.io import atomic_write
 from helpers.metrics import mean_std, paired_difference
-from helpers.specs import PRECISION, BaselineRun, FixMatchRun, OracleRun, with_seed
+from helpers.specs import PRECISION, BaselineRun, FixMatchRun, with_seed
 
 
 def measure(seed: int, rule: str, epochs: int, threshold: float = 0.95) -> dict:
     """One seed: the baseline, the method's short and long runs, and the floor and the oracle
     at the long run's budget (test accuracies, budgets in baseline runs, minutes)."""
     base_spec = with_seed(BaselineRun(), seed)
-    base, data = runs.baseline(base_spec), runs.data_for(base_spec)
-    budget = base["steps"]  # one baseline budget of optimizer steps
+    base = runs.baseline(base_spec)
+    budget = base["steps"]  # one baseline budget: the optimizer steps the baseline took
     short = runs.fixmatch(with_seed(FixMatchRun(rule=rule, threshold=threshold), seed))
     long_spec = with_seed(FixMatchRun(rule=rule, threshold=threshold, epochs=epochs), seed)
     long = runs.fixmatch(long_spec)
-    budgets = (long["steps"] + base["steps"]) / budget
+    budgets = runs._all_steps(long, [base]) / budget  # counting the baseline it starts from
     floor = runs.baseline(runs.supervised_control(base_spec, budgets))
-    n_train = len(data.y_labeled) + len(data.y_unlabeled_hidden)
-    oracle = runs.oracle(OracleRun(seed=seed, epochs=runs._oracle_epochs(budgets, budget, n_train)))
-    return {"seed": seed, "budgets": budgets, "short_budgets": (short["steps"] + base["steps"]) / budget,
+    oracle = runs.oracle(runs.oracle_at_budget(base_spec, budgets, budget))
+    return {"seed": seed, "budgets": budgets, "short_budgets": runs._all_steps(short, [base]) / budget,
             "baseline": base["test_accuracy"], "short": short["test_accuracy"], "long": long["test_accuracy"],
             "floor": floor["test_accuracy"], "oracle": oracle["test_accuracy"],
             "long_pseudo_label_accuracy": long["pseudo_label_accuracy"],

@@ -471,6 +471,14 @@ def supervised_control(spec: BaselineRun, budgets: float) -> BaselineRun:
     return replace(spec, epochs=round(4 * budgets) * spec.epochs // 4)
 
 
+def oracle_at_budget(spec: BaselineRun, budgets: float, budget_steps: int) -> OracleRun:
+    """The oracle (every training image of ``spec``'s split with its true label) trained for
+    ``budgets`` budgets of ``budget_steps`` optimizer steps: the ceiling at a method's own budget."""
+    data = data_for(spec)
+    n_train = len(data.y_labeled) + len(data.y_unlabeled_hidden)  # the oracle's images
+    return OracleRun(seed=spec.seed, epochs=_oracle_epochs(budgets, budget_steps, n_train))
+
+
 def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: bool = False) -> list[dict]:
     """One row per method for one seed: test accuracy, accuracy on the unlabelled pool
     (``POOL_ACCURACY``), optimizer steps and wall time, both counting the supervised runs a
@@ -482,9 +490,7 @@ def leaderboard_rows(seed: int, oracle_budgets: tuple[int, ...] = (), controls: 
     base, data = baseline(base_spec), data_for(base_spec)
     budget = baseline_steps(base_spec)
     oracles = [("oracle (all labels)", OracleRun(seed=seed))]
-    n_train = len(data.y_labeled) + len(data.y_unlabeled_hidden)  # the oracle's images
-    oracles += [(f"oracle, {b:g} baseline budgets", OracleRun(seed=seed, epochs=_oracle_epochs(b, budget, n_train)))
-                for b in oracle_budgets]
+    oracles += [(f"oracle, {b:g} baseline budgets", oracle_at_budget(base_spec, b, budget)) for b in oracle_budgets]
     rows = [("baseline", "01", base, [])] + [(name, "01", oracle(spec), []) for name, spec in oracles]
     for name, notebook, spec in LEADERBOARD:
         spec = with_seed(spec, seed)

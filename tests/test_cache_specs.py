@@ -446,6 +446,17 @@ def test_the_supervised_control_trains_the_baseline_for_the_nearest_quarter_budg
     assert control == replace(base, epochs=epochs)  # the same run but its length: 1 budget is the baseline itself
 
 
+
+@pytest.mark.parametrize("budgets", [2.0, 4.0, 7.0])
+def test_the_oracle_at_a_budget_trains_as_many_steps_on_every_image_of_its_split(monkeypatch, budgets):
+    data = toy_course_data()
+    monkeypatch.setattr(runs, "data_for", lambda spec: data)
+    base = specs.BaselineRun(seed=3)
+    oracle = runs.oracle_at_budget(base, budgets, budget_steps=640)
+    steps_an_epoch = math.ceil((len(data.y_labeled) + len(data.y_unlabeled_hidden)) / oracle.batch_size)
+    assert isinstance(oracle, specs.OracleRun) and oracle.seed == 3
+    assert abs(oracle.epochs * steps_an_epoch - budgets * 640) <= steps_an_epoch / 2  # the nearest whole epoch
+
 # ---------------------------------------------------------------- comparisons over seeds
 def test_compare_seeds_pairs_each_seed_with_its_own_baseline(monkeypatch, capsys):
     base_acc = {0: 0.80, 1: 0.70, 2: 0.75}
