@@ -53,6 +53,15 @@ def test_strong_augment_shapes_and_range():
     assert changed.all()  # cutout alone changes every image
 
 
+def test_strong_augment_applies_operations_beyond_the_weak_view_and_cutout(monkeypatch):
+    import helpers.augment as augment
+    x = _batch(64)
+    weak = weak_augment(x, torch.Generator().manual_seed(5)).float()  # strong_augment starts with this draw
+    monkeypatch.setattr(augment, "cutout", lambda x, size, generator=None: x)
+    strong = strong_augment(x, generator=torch.Generator().manual_seed(5))
+    assert ((strong - weak).abs().flatten(1).mean(1) > 1).float().mean() > 0.6
+
+
 def test_cutout_blanks_one_square_per_image():
     x = torch.zeros(5, 3, 32, 32)
     out = cutout(x, 8, generator=torch.Generator().manual_seed(0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 from pathlib import Path
 
 import helpers
@@ -49,7 +50,7 @@ def test_no_long_function_without_a_reason():
     assert _oversized() == [], "split these, or say why in a comment right above the def"
 
 
-def test_the_size_check_sees_a_long_function_and_its_reason(tmp_path):
+def test_the_size_check_sees_a_long_function_and_its_reason(tmp_path, monkeypatch):
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_LINES))
     params = ", ".join(f"a{i}" for i in range(MAX_PARAMETERS + 1))
     source = f"def long():\n{body}\n\n\ndef wide({params}):\n    pass\n\n\n# a reason\ndef said_why({params}):\n    pass\n"
@@ -58,3 +59,8 @@ def test_the_size_check_sees_a_long_function_and_its_reason(tmp_path):
                and (n.end_lineno - n.lineno + 1 > MAX_LINES or len(_parameters(n)) > MAX_PARAMETERS)
                and not _justified(lines, n)}
     assert flagged == {"long", "wide"}
+    package = tmp_path / "helpers"  # and the check itself, run on that source
+    package.mkdir()
+    (package / "module.py").write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "HELPERS", package)
+    assert [f.split()[1] for f in _oversized()] == ["long:", "wide:"]

@@ -6,10 +6,18 @@ import torch
 
 import helpers as h
 from helpers.augment import weak_augment
-from helpers.methods.soft_labels import (SoftMixupStep, min_labeled_batches, mixup, sharpen, soft_pseudo_labels,
-                                         train_soft_mixup)
+from helpers.methods.soft_labels import (SoftMixupStep, align_distribution, min_labeled_batches, mixup, sharpen,
+                                         soft_pseudo_labels, train_soft_mixup)
 from helpers.train import prepare, soft_cross_entropy
 from tests.conftest import toy_images
+
+
+def test_align_distribution_by_hand():
+    probs = torch.tensor([[0.9, 0.1], [0.7, 0.3]])  # pool mean (0.8, 0.2)
+    aligned = align_distribution(probs, torch.tensor([0.5, 0.5]))
+    # x (0.5/0.8, 0.5/0.2): (9/16, 4/16) -> (9/13, 4/13); (7/16, 12/16) -> (7/19, 12/19)
+    assert torch.allclose(aligned, torch.tensor([[9 / 13, 4 / 13], [7 / 19, 12 / 19]]))
+    assert torch.allclose(align_distribution(probs, probs.mean(0)), probs)  # already aligned: unchanged
 
 
 def test_sharpen_by_hand():

@@ -115,6 +115,19 @@ def test_train_fixmatch_returns_the_ema_of_the_trained_weights(decay):
     assert not all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(model.parameters(), start.parameters()))
 
 
+def test_fixmatch_step_grades_each_drawn_image_against_its_own_hidden_label():
+    x, y = toy_images(16, size=8)  # dark = class 0, bright = class 1
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+    with torch.no_grad():  # a model that is right on every image, and sure of it
+        model[2].weight.copy_(torch.tensor([[-10.0] * 3, [10.0] * 3]))
+        model[2].bias.zero_()
+    for hidden, right in ((y, 8), (1 - y, 0)):
+        step = FixMatchStep(x, FixedThreshold(2, 0.5), batch_size=8, y_unlabeled_hidden=hidden)
+        for _ in range(3):
+            step(model, x[:4], y[:4])
+        assert step.used == [8] * 3 and step.used_correct == [right] * 3
+
+
 def test_train_fixmatch_records_what_it_used():
     x, y = toy_images(16, size=8)
     model = _warm_model(x, y)

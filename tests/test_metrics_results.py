@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
-from helpers.metrics import accuracy, calibration_bins, class_counts, confusion_matrix, expected_calibration_error
+from helpers.metrics import (accuracy, calibration_bins, class_counts, confusion_matrix, expected_calibration_error,
+                             mcnemar, standard_error)
 from helpers.results import load_results, save_results
+
+
+def test_mcnemar_is_the_exact_two_sided_binomial_test():
+    assert mcnemar(0, 0) == 1.0
+    assert mcnemar(10, 0) == mcnemar(0, 10) == pytest.approx(2 / 2 ** 10)
+    assert mcnemar(3, 7) == pytest.approx(2 * (1 + 10 + 45 + 120) / 2 ** 10)  # 0.34375, by hand
+    assert mcnemar(5, 5) == 1.0                                               # capped at 1
+    assert standard_error(0.8, 2000) == pytest.approx(math.sqrt(0.8 * 0.2 / 2000))  # about 0.9 points
 
 
 def test_confusion_matrix_rows_are_truth():

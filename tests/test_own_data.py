@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 import pseudo_labeling
-from helpers import config, load_checkpoint, make_model, own_data, plots
+from helpers import config, load_checkpoint, make_model, own_data, plots, save_checkpoint
 from conftest import write_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,8 @@ def test_held_out_layout_writes_every_output_and_says_what_it_scored(trained):
     log = (out / "log.txt").read_text()
     assert log.strip() == trained["stdout"].strip()
     for line in ("skipped 2 file(s) that are not images", "skipped 1 file(s) that are not images",
-                 "held-out validation split", "pseudo-label accuracy n/a"):
+                 "held-out validation split", "pseudo-label accuracy n/a",
+                 "33 labelled images to train on", "(3 of the 36 labelled images"):
         assert line in log
     saved = json.loads((out / "metrics.json").read_text())["results"]
     assert "held-out validation split" in saved["evaluated_on"] and saved["classes"] == list(CLASSES)
@@ -185,6 +186,9 @@ def test_predict_labels_the_same_files_as_the_final_model(trained, isolated):
         assert row["pseudo_label"] == before["pseudo_label"]
         assert float(row["confidence"]) == pytest.approx(float(before["confidence"]), abs=2e-4)
         assert int(row["first_selected_round"]) == (0 if row["selected"] == "1" else -1)  # no rounds: 0 or -1
+        if abs(float(row["confidence"]) - 0.6) > 1e-4:  # the run's threshold, read from its checkpoint (4 decimals)
+            assert row["selected"] == str(int(float(row["confidence"]) > 0.6)) == before["selected"]
+    assert "above the threshold 0.6;" in out
     code, _, err = call("predict", "--model", trained["out"] / "final_model.pt", "--images", trained["unlabeled"],
                         "--output", target)
     assert code == 2 and err.startswith("error: ") and "--overwrite" in err
@@ -233,6 +237,48 @@ def test_predict_stops_at_a_corrupt_image_unless_told_to_skip_and_leaves_no_part
     assert code == 0, err
     assert "skipped 1 corrupt image(s)" in out and "zz_broken.png" in out
     assert len(read_csv(target)) == len(image_files(trained["unlabeled"]))
+
+
+def test_predict_refuses_a_bad_threshold_and_a_folder_where_nothing_decodes(tmp_path, isolated):
+    model = tmp_path / "m.pt"
+    save_checkpoint(make_model(width=4), model)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(b"\x89PNG not really")
+    code, _, err = call("predict", "--model", model, "--images", tmp_path / "imgs", "--threshold", "1.5")
+    assert code == 2 and err.count("\n") == 1 and "threshold must be a number in [0, 1)" in err
+    code, _, err = call("predict", "--model", model, "--images", tmp_path / "imgs", "--skip-corrupt",
+                        "--output", tmp_path / "p.csv", "--no-progress")
+    assert code == 2 and "none of the images in --images" in err and not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--round-budget", "0"], "--round-budget must be above 0"),
+    (["--epochs", "0"], "--epochs must be 1 or more"),
+    (["--width", "0"], "--width must be 1 or more"),
+    (["--n-labeled", "0"], "--n-labeled must be 1 or more"),
+    (["--image-size", "64"], "--image-size is for your own images"),
+])
+def test_more_bad_settings_stop_with_one_line_before_any_work(tmp_path, args, message):
+    code, out, err = call(*args, "--output", tmp_path / "out")
+    assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_first_selected_round_skips_rejected_rounds_and_keeps_the_earliest():
+    m = lambda *bits: torch.tensor(bits, dtype=torch.bool)
+    first = own_data.first_selected_round([m(1, 0, 0, 1), m(1, 1, 0, 0), m(1, 1, 1, 0)], [True, False, True], 4)
+    assert first.tolist() == [1, 3, 3, 1]  # round 2 was rejected: images 1 and 2 date from round 3
+    assert own_data.first_selected_round([], [], 3).tolist() == [-1, -1, -1]
+
+
+def test_holdout_split_holds_out_a_tenth_of_each_class_at_least_one_and_disjoint():
+    y = torch.tensor([0] * 20 + [1] * 10 + [2] * 2)
+    train, val = own_data.holdout_split(y, ("a", "b", "c"), seed=0)
+    assert torch.bincount(y[val], minlength=3).tolist() == [2, 1, 1]
+    assert sorted(train.tolist() + val.tolist()) == list(range(32))  # disjoint and complete
+    assert torch.equal(val, own_data.holdout_split(y, ("a", "b", "c"), seed=0)[1])
+    with pytest.raises(own_data.DataError, match="class c has only 1 labelled image"):
+        own_data.holdout_split(torch.tensor([0, 0, 1]), ("a", "c"), seed=0)
 
 
 def test_predict_without_a_model_is_one_clear_line(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import helpers.pseudo as pseudo_module
-from helpers import SupervisedStep, evaluate, fit, make_model, pseudo_label, select_confident, self_train
+from helpers import SupervisedStep, evaluate, fit, make_model, predict_proba, pseudo_label, select_confident, self_train
+from helpers.metrics import accuracy
 from conftest import toy_images
 
 
@@ -75,6 +76,17 @@ def test_self_train_records_each_round():
     saved = result.to_dict()["records"]
     assert saved[1]["round"] == 1 and saved[1]["accepted"] is True and len(saved[1]["history"]["train_loss"]) == 3
     assert all(torch.equal(a, b) for a, b in zip(before, _weights(model)))  # the baseline itself is left as it was
+    # Each round's selection, counts and grade, worked out again from the probabilities it saved.
+    assert torch.equal(result.probs[0], predict_proba(model, x[unlabeled]))  # round 1: the baseline's view
+    for probs, mask, record in zip(result.probs, result.masks, result.records[1:]):
+        max_probs, labels = probs.max(1)
+        assert torch.equal(mask, max_probs > 0.6)
+        assert record.selected_per_class == torch.bincount(labels[mask], minlength=2).tolist()
+        assert record.pseudo_label_accuracy == accuracy(labels[mask], y[unlabeled][mask])
+
+
+def _stub_history():
+    return {"epoch": [1], "train_loss": [0.0], "train_acc": [0.0], "seconds": [0.0]}
 
 
 def _scramble(model, x, y, **kwargs):
@@ -107,6 +119,48 @@ def test_the_guard_rejects_a_round_that_makes_the_labelled_accuracy_fall(monkeyp
     assert accepted.labeled_accuracy == rejected.labeled_accuracy
     assert accepted.test_accuracy < base.test_accuracy
     assert "rejected" not in lines[-1]
+
+
+def test_round_two_labels_the_pool_with_round_ones_model(monkeypatch):
+    # The stand-in flips the last layer, so the next model's two-class probabilities are the last ones swapped:
+    # round 2 must see them swapped (a round that predicted with the baseline again would not).
+    x, y, labeled, unlabeled = _toy_split()
+    monkeypatch.setattr(pseudo_module, "fit", _scramble)
+    result = self_train(x[labeled], y[labeled], x[unlabeled], _baseline(x[labeled], y[labeled]), threshold=0.6,
+                        rounds=2, guard=None, y_unlabeled_hidden=y[unlabeled], progress=False, log=None)
+    torch.testing.assert_close(result.probs[1], result.probs[0].flip(1), rtol=0, atol=1e-6)
+    assert result.records[2].pseudo_label_accuracy == pytest.approx(1 - result.records[1].pseudo_label_accuracy)
+
+
+def test_after_a_rejection_the_kept_model_labels_and_judges_the_next_round(monkeypatch):
+    x, y, labeled, unlabeled = _toy_split()
+    model = _baseline(x, y)
+    monkeypatch.setattr(pseudo_module, "fit", _scramble)
+    result = self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.6, rounds=2, guard=0.05,
+                        test=(x, y), progress=False, log=None)
+    assert [r.accepted for r in result.records[1:]] == [False, False]  # both judged against the kept baseline
+    assert torch.equal(result.probs[1], result.probs[0])               # round 2 labelled by the kept model
+    assert result.model is model
+
+
+def test_self_train_keeps_exactly_what_the_selection_rule_returns(monkeypatch):
+    # Curriculum Labeling's hook: the rule, not the threshold, decides what each round keeps and trains on.
+    x, y, labeled, unlabeled = _toy_split()
+    trained_on = []
+    monkeypatch.setattr(pseudo_module, "fit", lambda m, xt, yt, **k: trained_on.append(len(yt)) or _stub_history())
+    calls = []
+
+    def first_k(max_probs, r):  # round r keeps the first 5 r images, whatever their confidence
+        calls.append(r)
+        mask = torch.zeros(len(max_probs), dtype=torch.bool)
+        mask[:5 * r] = True
+        return mask
+
+    result = self_train(x[labeled], y[labeled], x[unlabeled], make_model(width=4, seed=0), threshold=0.99,
+                        rounds=2, guard=None, selection=first_k, progress=False, log=None)
+    assert calls == [1, 2]
+    assert [m.nonzero().flatten().tolist() for m in result.masks] == [list(range(5)), list(range(10))]
+    assert [r.n_selected for r in result.records[1:]] == [5, 10] and trained_on == [16 + 5, 16 + 10]
 
 
 def test_self_train_continues_the_baseline_unless_from_scratch(monkeypatch):

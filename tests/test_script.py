@@ -52,6 +52,27 @@ def test_bad_input_exits_with_one_clear_line_and_overwrites_nothing(previous_out
     assert json.loads((previous_output / "metrics.json").read_text()) == {"from": "an earlier run"}
 
 
+def test_a_folder_that_refuses_writes_is_one_clear_line_as_root_too(tmp_path, monkeypatch):
+    # In this process, with the probe's write refused as a read-only folder refuses it (root can write anywhere).
+    import contextlib
+    import io
+    import tempfile
+    import types
+
+    import helpers.io
+    import pseudo_labeling
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(helpers.io, "tempfile", types.SimpleNamespace(NamedTemporaryFile=denied, mkstemp=tempfile.mkstemp))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = pseudo_labeling.main(["--output", str(tmp_path / "outputs")])
+    assert code == 2 and out.getvalue() == "" and err.getvalue().count("\n") == 1
+    assert err.getvalue().startswith(f"error: cannot write to the folder {tmp_path / 'outputs'} (Permission denied)")
+
+
 @pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
                     reason="root can write anywhere; read-only folders cannot be tested as root")
 def test_unwritable_output_folder_is_a_clear_error(tmp_path):

@@ -212,6 +212,9 @@ def test_one_cycle_rises_then_falls_to_zero(total):
     assert all(a <= b for a, b in zip(factors[:peak], factors[1:peak + 1]))
     assert all(a >= b for a, b in zip(factors[peak:], factors[peak + 1:]))
     assert all(f > 0 for f in factors) and factors[-1] <= factors[0] + 1e-9 or total <= 2
+    rise = max(1, round(0.25 * total))
+    assert factors[-1] == pytest.approx(1 / max(1, total - rise))  # one step from the end: one step's worth left
+    assert train_module.one_cycle(total, total) == 0.0               # the factor after the last step
 
 
 @pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
