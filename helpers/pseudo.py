@@ -76,7 +76,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
                test: tuple[torch.Tensor, torch.Tensor] | None = None,
                y_unlabeled_hidden: torch.Tensor | None = None, precision: str = "fp32",
                step: TrainStep | None = None, seed: int = config.SEED, progress: bool = True,
-               log: Callable[[str], None] | None = print) -> SelfTrainResult:
+               log: Callable[[str], None] | None = print,
+               train_labels: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> SelfTrainResult:
     """From the trained baseline ``model``, ``rounds`` of: predict the unlabelled pool (softmax ->
     max probability -> argmax), keep ``max_probs > threshold`` (or ``selection(max_probs, round)``,
     e.g. Curriculum Labeling's percentile), train ``round_steps`` steps on labelled + kept images:
@@ -84,7 +85,9 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
     The guard keeps the previous model when a round's accuracy on the labelled images falls by
     more than ``guard`` (``None``: off). ``step`` is what each round's optimizer step computes (default:
     ``fit``'s, the baseline's weak augmentation). ``y_unlabeled_hidden`` grades pseudo-labels, never trains.
-    Stops early, with a warning, when no pseudo-label passes the threshold.
+    Stops early, with a warning, when no pseudo-label passes the threshold. ``train_labels(pseudo_labels,
+    mask)`` replaces what the kept images are trained on: only for an upper-bound control in a benchmark
+    (``benchmarks/round_recipes.py``'s true labels of the same kept images); the course never sets it.
     """
     select_confident(torch.zeros(0), threshold)  # validate before any training
     if rounds < 0:
@@ -108,7 +111,8 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
                           "stopping here. Lower the threshold or train the baseline longer.", stacklevel=2)
             break
         x_train = torch.cat([x_labeled, x_unlabeled[mask]])
-        y_train = torch.cat([y_labeled, pseudo_labels[mask]])
+        targets = pseudo_labels if train_labels is None else train_labels(pseudo_labels, mask)
+        y_train = torch.cat([y_labeled, targets[mask]])
         epochs = round_epochs(round_steps, len(x_train))
         model = (make_model(num_classes, **_arch(result.model), seed=seed + r) if from_scratch
                  else copy.deepcopy(result.model))  # a copy: the baseline and earlier rounds stay as they were

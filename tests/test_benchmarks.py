@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from benchmarks import baseline as baseline_benchmark
 from benchmarks import longer_runs
@@ -78,6 +79,29 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     control = runs_saved["labelled-only"]["seeds"][0]
     assert control["kept"] == [] and len(control["labeled_accuracy"]) == 1 + round_recipes.DEFAULT["rounds"]
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
+
+
+
+def test_round_recipes_true_labels_trains_the_same_kept_images_on_their_true_labels(toy_runs, tmp_path, monkeypatch):
+    seen = []
+    real = round_recipes.h.self_train
+
+    def spy(*args, train_labels=None, **kwargs):
+        seen.append(train_labels)
+        return real(*args, train_labels=train_labels, **kwargs)
+
+    monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "default", "true-labels", "--seeds", "0", "--json", str(saved)])
+    assert seen[0] is None and seen[1] is not None  # the default trains on pseudo-labels, the bound on the truth
+    data = round_recipes.runs.data_for(round_recipes.BaselineRun(seed=0, split_seed=0))
+    pseudo_labels, mask = torch.zeros(len(data.y_unlabeled_hidden), dtype=torch.long), torch.zeros(
+        len(data.y_unlabeled_hidden), dtype=torch.bool)
+    mask[::2] = True
+    trained = seen[1](pseudo_labels, mask)
+    assert torch.equal(trained[mask], data.y_unlabeled_hidden[mask]) and (trained[~mask] == 0).all()
+    entry = json.loads(saved.read_text())["true-labels"]
+    assert entry["settings"]["true_labels"] is True and entry["seeds"][0]["kept"]
 
 
 def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, tmp_path,

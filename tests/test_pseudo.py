@@ -143,6 +143,18 @@ def test_after_a_rejection_the_kept_model_labels_and_judges_the_next_round(monke
     assert result.model is model
 
 
+def test_train_labels_replaces_only_what_the_kept_images_are_trained_on(monkeypatch):
+    x, y, labeled, unlabeled = _toy_split()
+    targets = []
+    monkeypatch.setattr(pseudo_module, "fit", lambda m, xt, yt, **k: targets.append(yt.clone()) or _stub_history())
+    model = _baseline(x[labeled], y[labeled])
+    result = self_train(x[labeled], y[labeled], x[unlabeled], model, threshold=0.6, rounds=1, guard=None,
+                        y_unlabeled_hidden=y[unlabeled], train_labels=lambda pl, mask: 1 - pl, progress=False, log=None)
+    mask, (max_probs, pseudo_labels) = result.masks[0], result.probs[0].max(1)
+    assert torch.equal(targets[0], torch.cat([y[labeled], 1 - pseudo_labels[mask]]))  # flipped, as asked
+    assert result.records[1].pseudo_label_accuracy == accuracy(pseudo_labels[mask], y[unlabeled][mask])  # still graded
+
+
 def test_self_train_keeps_exactly_what_the_selection_rule_returns(monkeypatch):
     # Curriculum Labeling's hook: the rule, not the threshold, decides what each round keeps and trains on.
     x, y, labeled, unlabeled = _toy_split()
