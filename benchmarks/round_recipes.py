@@ -40,6 +40,8 @@ RECIPES = {  # name -> the settings that differ from the default run
     "labelled-only": {"pseudo_labels": False, "guard": None},  # the control: the same rounds and steps, no pool
     "lr0.03": {"lr": 0.03},                                  # fine-tuning rather than a new warm-up to 0.1
     "threshold0.7": {"threshold": 0.7},                      # more, less accurate pseudo-labels
+    "threshold0.97": {"threshold": 0.97},                    # fewer, more accurate pseudo-labels
+    "threshold0.99": {"threshold": 0.99},
     "rounds5": {"rounds": ROUNDS + 2},                        # two more rounds
     "strong": {"augment": "strong", "guard": None},           # a noised student (Noisy Student, arXiv 1911.04252)
     "strong-budget2": {"augment": "strong", "guard": None, "round_budget": 2 * ROUND_BUDGET},

@@ -104,6 +104,25 @@ def test_round_recipes_true_labels_trains_the_same_kept_images_on_their_true_lab
     assert entry["settings"]["true_labels"] is True and entry["seeds"][0]["kept"]
 
 
+def test_round_recipes_higher_thresholds_select_with_their_own_threshold(toy_runs, tmp_path, monkeypatch):
+    seen = []
+    real = round_recipes.h.self_train
+
+    def spy(*args, threshold, **kwargs):
+        seen.append(threshold)
+        return real(*args, threshold=threshold, **kwargs)
+
+    monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "threshold0.97", "threshold0.99", "--seeds", "0", "--json", str(saved)])
+    assert seen == [0.97, 0.99]
+    entries = json.loads(saved.read_text())
+    assert {name: e["settings"]["threshold"] for name, e in entries.items()} == {"threshold0.97": 0.97, "threshold0.99": 0.99}
+    for name in entries:  # everything else is the default recipe's
+        assert {k: v for k, v in entries[name]["settings"].items() if k not in ("threshold", "precision", "quick")} == {
+            k: v for k, v in round_recipes.DEFAULT.items() if k != "threshold"}
+
+
 def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, tmp_path,
                                                                                               capsys):
     saved_to = tmp_path / "plateau.json"
