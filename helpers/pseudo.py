@@ -72,15 +72,15 @@ class SelfTrainResult:
 def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
                model: nn.Module, *, threshold: float = 0.9, rounds: int = 3, round_steps: int = 1280,
                from_scratch: bool = False, lr: float = 0.1, guard: float | None = 0.05,
-               selection: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+               selection: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor] | None = None,
                test: tuple[torch.Tensor, torch.Tensor] | None = None,
                y_unlabeled_hidden: torch.Tensor | None = None, precision: str = "fp32",
                step: TrainStep | None = None, seed: int = config.SEED, progress: bool = True,
                log: Callable[[str], None] | None = print,
                train_labels: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> SelfTrainResult:
     """From the trained baseline ``model``, ``rounds`` of: predict the unlabelled pool (softmax ->
-    max probability -> argmax), keep ``max_probs > threshold`` (or ``selection(max_probs, round)``,
-    e.g. Curriculum Labeling's percentile), train ``round_steps`` steps on labelled + kept images:
+    max probability -> argmax), keep ``max_probs > threshold`` (or ``selection(max_probs, round,
+    pseudo_labels)``, e.g. Curriculum Labeling's percentile), train ``round_steps`` steps on labelled + kept images:
     continuing the previous model, as the write-up says, or a fresh one (``from_scratch``).
     The guard keeps the previous model when a round's accuracy on the labelled images falls by
     more than ``guard`` (``None``: off). ``step`` is what each round's optimizer step computes (default:
@@ -105,7 +105,7 @@ def self_train(x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: to
         start = time.perf_counter()
         probs = predict_proba(result.model, x_unlabeled)
         max_probs, pseudo_labels = pseudo_label(probs)
-        mask = select_confident(max_probs, threshold) if selection is None else selection(max_probs, r)
+        mask = select_confident(max_probs, threshold) if selection is None else selection(max_probs, r, pseudo_labels)
         if not mask.any():
             warnings.warn(f"round {r}: no pseudo-label has confidence above {threshold}; "
                           "stopping here. Lower the threshold or train the baseline longer.", stacklevel=2)

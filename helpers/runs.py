@@ -142,7 +142,7 @@ def curriculum(spec: CurriculumRun = CurriculumRun()) -> dict:
     start = baseline(spec.baseline)["model"]
     thresholds: list[float] = []
 
-    def keep_top(max_probs, r):
+    def keep_top(max_probs, r, pseudo_labels):  # whatever their class
         thresholds.append(percentile_threshold(max_probs, spec.fractions[r - 1]))
         return max_probs > thresholds[-1]
 

@@ -123,6 +123,33 @@ def test_round_recipes_higher_thresholds_select_with_their_own_threshold(toy_run
             k: v for k, v in round_recipes.DEFAULT.items() if k != "threshold"}
 
 
+def test_class_balanced_keeps_the_thresholds_count_shared_as_the_predictions_are():
+    max_probs = torch.tensor([0.99, 0.98, 0.97, 0.95, 0.60, 0.62, 0.93, 0.70, 0.65, 0.55])
+    pseudo_labels = torch.tensor([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])  # 6 dogs, 4 cats predicted
+    mask = round_recipes.class_balanced(0.9)(max_probs, 1, pseudo_labels)
+    # 0.9 keeps 5 images, 4 of them dogs; shared 6:4, the 3 most confident dogs and the 2 most confident cats
+    assert mask.tolist() == [True, True, True, False, False, False, True, True, False, False]
+    assert int(mask.sum()) == int((max_probs > 0.9).sum())
+
+
+def test_round_recipes_balanced_recipe_keeps_as_many_images_as_the_default(toy_runs, tmp_path, monkeypatch):
+    seen = []
+    real = round_recipes.h.self_train
+
+    def spy(*args, selection=None, **kwargs):
+        seen.append(selection)
+        return real(*args, selection=selection, **kwargs)
+
+    monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "default", "balanced", "--seeds", "0", "--json", str(saved)])
+    assert seen[0] is None and callable(seen[1])
+    entries = json.loads(saved.read_text())
+    assert entries["balanced"]["settings"]["balanced"] is True and entries["default"]["settings"]["balanced"] is False
+    # round 1 labels with the same baseline in both: the same number of images kept
+    assert entries["balanced"]["seeds"][0]["kept"][0] == entries["default"]["seeds"][0]["kept"][0] > 0
+
+
 def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, tmp_path,
                                                                                               capsys):
     saved_to = tmp_path / "plateau.json"

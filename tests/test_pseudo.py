@@ -162,15 +162,16 @@ def test_self_train_keeps_exactly_what_the_selection_rule_returns(monkeypatch):
     monkeypatch.setattr(pseudo_module, "fit", lambda m, xt, yt, **k: trained_on.append(len(yt)) or _stub_history())
     calls = []
 
-    def first_k(max_probs, r):  # round r keeps the first 5 r images, whatever their confidence
-        calls.append(r)
+    def first_k(max_probs, r, pseudo_labels):  # round r keeps the first 5 r images, whatever their confidence
+        calls.append((r, pseudo_labels))
         mask = torch.zeros(len(max_probs), dtype=torch.bool)
         mask[:5 * r] = True
         return mask
 
     result = self_train(x[labeled], y[labeled], x[unlabeled], make_model(width=4, seed=0), threshold=0.99,
                         rounds=2, guard=None, selection=first_k, progress=False, log=None)
-    assert calls == [1, 2]
+    assert [r for r, _ in calls] == [1, 2]  # and each round's rule saw that round's pseudo-labels:
+    assert all(torch.equal(labels, probs.argmax(1)) for (_, labels), probs in zip(calls, result.probs))
     assert [m.nonzero().flatten().tolist() for m in result.masks] == [list(range(5)), list(range(10))]
     assert [r.n_selected for r in result.records[1:]] == [5, 10] and trained_on == [16 + 5, 16 + 10]
 
