@@ -82,15 +82,21 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
 
 
 
-def test_round_recipes_true_labels_trains_the_same_kept_images_on_their_true_labels(toy_runs, tmp_path, monkeypatch):
+def spy_on_self_train(monkeypatch, argument: str) -> list:
+    """Record ``argument`` of every ``self_train`` call the recipes make (None where not passed)."""
     seen = []
     real = round_recipes.h.self_train
 
-    def spy(*args, train_labels=None, **kwargs):
-        seen.append(train_labels)
-        return real(*args, train_labels=train_labels, **kwargs)
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get(argument))
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    return seen
+
+
+def test_round_recipes_true_labels_trains_the_same_kept_images_on_their_true_labels(toy_runs, tmp_path, monkeypatch):
+    seen = spy_on_self_train(monkeypatch, "train_labels")
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "default", "true-labels", "--seeds", "0", "--json", str(saved)])
     assert seen[0] is None and seen[1] is not None  # the default trains on pseudo-labels, the bound on the truth
@@ -105,14 +111,7 @@ def test_round_recipes_true_labels_trains_the_same_kept_images_on_their_true_lab
 
 
 def test_round_recipes_higher_thresholds_select_with_their_own_threshold(toy_runs, tmp_path, monkeypatch):
-    seen = []
-    real = round_recipes.h.self_train
-
-    def spy(*args, threshold, **kwargs):
-        seen.append(threshold)
-        return real(*args, threshold=threshold, **kwargs)
-
-    monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    seen = spy_on_self_train(monkeypatch, "threshold")
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "threshold0.97", "threshold0.99", "--seeds", "0", "--json", str(saved)])
     assert seen == [0.97, 0.99]
@@ -133,14 +132,7 @@ def test_class_balanced_keeps_the_thresholds_count_shared_as_the_predictions_are
 
 
 def test_round_recipes_balanced_recipe_keeps_as_many_images_as_the_default(toy_runs, tmp_path, monkeypatch):
-    seen = []
-    real = round_recipes.h.self_train
-
-    def spy(*args, selection=None, **kwargs):
-        seen.append(selection)
-        return real(*args, selection=selection, **kwargs)
-
-    monkeypatch.setattr(round_recipes.h, "self_train", spy)
+    seen = spy_on_self_train(monkeypatch, "selection")
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "default", "balanced", "--seeds", "0", "--json", str(saved)])
     assert seen[0] is None and callable(seen[1])
