@@ -15,7 +15,9 @@ mean +- std of both gains and the paired difference against the default, seed by
     python benchmarks/round_recipes.py [--recipes default lr0.03 ...] [--seeds 0 1 2 3 4] [--json FILE]
 
 Every recipe's complete settings are saved with its per-seed records (default JSON:
-outputs/round_recipes.json); a recipe run again replaces its entry, the others stay.
+outputs/round_recipes.json), after each recipe. A recipe run again with the same settings replaces
+the records of the seeds it ran and keeps those of the others (so ``--seeds 3 4`` extends a
+three-seed entry to five); with other settings it replaces the whole entry. Other recipes stay.
 """
 from __future__ import annotations
 
@@ -139,6 +141,17 @@ def summary(saved: dict) -> list[dict]:
     return rows
 
 
+def merged(entry: dict | None, settings: dict, rows: list[dict]) -> dict:
+    """A recipe's saved entry after a run on ``rows``' seeds: the earlier records of other seeds stay
+    when they were run with the same settings (a setting added to DEFAULT since then counts as its
+    default, which is what those runs did); the entry's seeds in increasing order."""
+    same = entry is not None and {**DEFAULT, **entry["settings"]} == settings
+    kept = entry["seeds"] if same else []
+    ran = {r["seed"] for r in rows}
+    return {"settings": settings, "seeds": sorted([r for r in kept if r["seed"] not in ran] + rows,
+                                                  key=lambda r: r["seed"])}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
@@ -150,14 +163,16 @@ def main(argv: list[str] | None = None) -> None:
           f"seeds {args.seeds}, quick mode {config.QUICK}")
     # Recipes run before (each with its settings) stay in the file; those run now replace theirs.
     saved = json.loads(args.json.read_text()) if args.json.exists() else {}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     for name in args.recipes:
         settings = {**DEFAULT, **RECIPES[name]}
         rows = [one_run(seed, settings) for seed in args.seeds]
-        saved[name] = {"settings": {**settings, "precision": precision, "quick": config.QUICK}, "seeds": rows}
+        saved[name] = merged(saved.get(name), {**settings, "precision": precision, "quick": config.QUICK}, rows)
         for r in rows:
             print(f"  {name} seed {r['seed']}: pool {r['pool_accuracy'][0]:.2%} -> {r['pool_accuracy'][1]:.2%}, "
                   f"test {r['test_accuracy'][0]:.2%} -> {r['test_accuracy'][1]:.2%}, kept {r['kept']}, "
                   f"rejected {r['rejected'] or '-'}, {r['seconds'] / 60:.1f} min", flush=True)
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(json.dumps(saved, indent=1)))  # each recipe, as it ends
     print(f"\n{'recipe':<16}{'pool gain':>14}{'vs default':>14}{'test gain':>14}{'vs default':>14}"
           f"{'rejected':>10}{'min/run':>9}")
     show = lambda pair: f"{'':>14}" if pair is None else "{:>+8.2f} ± {:.2f}".format(*pair)
@@ -166,8 +181,6 @@ def main(argv: list[str] | None = None) -> None:
               f"{show(row['test_vs_default'])}{row['rejected']:>10}{row['minutes']:>9.1f}")
     print("gains in points over each seed's own baseline, mean ± std over seeds; 'vs default': the paired "
           "difference, seed by seed; minutes: the rounds only (the baselines are loaded or trained once)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.json, lambda tmp: Path(tmp).write_text(json.dumps(saved, indent=1)))
 
 
 if __name__ == "__main__":

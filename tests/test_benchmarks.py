@@ -81,6 +81,21 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
 
 
+def test_round_recipes_run_on_more_seeds_keeps_the_earlier_seeds_of_the_same_settings(toy_runs, tmp_path):
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "default", "--seeds", "0", "1", "--json", str(saved)])
+    first = json.loads(saved.read_text())["default"]["seeds"]
+    round_recipes.main(["--recipes", "default", "--seeds", "2", "1", "--json", str(saved)])
+    entry = json.loads(saved.read_text())["default"]
+    assert [r["seed"] for r in entry["seeds"]] == [0, 1, 2]  # seed 0 kept, 1 replaced, 2 added, in order
+    assert entry["seeds"][0] == first[0]
+    old = {k: v for k, v in entry["settings"].items() if k != "balanced"}  # saved before a setting existed
+    kept = round_recipes.merged({"settings": old, "seeds": first}, entry["settings"], [entry["seeds"][2]])
+    assert [r["seed"] for r in kept["seeds"]] == [0, 1, 2]  # a missing setting counts as its default
+    other = {**entry["settings"], "lr": 0.03}  # other settings: the earlier seeds are dropped, not mixed in
+    assert [r["seed"] for r in round_recipes.merged(entry, other, [entry["seeds"][2]])["seeds"]] == [2]
+
+
 
 def spy_on_self_train(monkeypatch, argument: str) -> list:
     """Record ``argument`` of every ``self_train`` call the recipes make (None where not passed)."""
@@ -291,3 +306,22 @@ def test_validation_curves_benchmark_prints_both_verdicts_for_every_run(toy_runs
         rise, se = float(r[4]), float(r[5])
         assert rise >= 0 and se > 0 and r[6] == ("yes" if rise <= 0.01 else "no")
         assert r[7] == ("yes" if rise <= 2 * se else "no")
+
+
+def test_quick_width_benchmark_times_both_widths_and_grades_their_quick_baselines(toy_runs, monkeypatch, capsys):
+    from benchmarks import quick_width
+    monkeypatch.setattr(quick_width.h, "course_data", lambda: runs.data_for(specs.BaselineRun()))
+    monkeypatch.setattr(config, "QUICK", True)
+    quick_width.main(["--epochs", "1", "--accuracy"])
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+16\s+[\d.]+\s+[\d,]+$", out, re.M) and re.search(r"^\s+8\s+[\d.]+\s+[\d,]+$", out, re.M)
+    assert re.search(r"width 8 takes [\d.]+x the time of width 16 an epoch", out)
+    for width in (16, 8):
+        assert re.search(rf"quick baseline, width {width}, seed 0: test accuracy [\d.]+ % on 16 test images; "
+                         rf"[\d.]+ % of 32 pool images above 0\.9", out)
+    widths = sorted(json.loads(p.read_text())["settings"]["width"] for p in toy_runs.glob("baseline-*.json"))
+    assert widths == [8, 16]  # both through the run cache, each under its own key
+    monkeypatch.setattr(config, "QUICK", False)
+    with pytest.raises(SystemExit) as error:  # --accuracy compares quick mode's runs only
+        quick_width.main(["--accuracy"])
+    assert error.value.code == 2
