@@ -8,7 +8,7 @@ widths through the run cache and prints their test accuracy on quick mode's 1,00
 the share of quick mode's 2,000 pool images they predict above 0.9: a narrower model is a lever
 for CI only if its quick runs behave as the course's quick runs do (the quick suite's checks ask
 for both: enough confident pseudo-labels to keep, and accuracy well above chance). Measured on a
-float32 AVX2 machine, width 8 trained 2.4x faster and as accurately but kept half as many
+float32 AVX2 machine, width 8 trained 2.4-2.6x faster and as accurately but kept half as many
 pseudo-labels, and 13 of the quick suite's checks failed with it, so quick mode keeps width 16
 (README, the CI row of the targets).
 

@@ -60,8 +60,8 @@ def class_balanced(threshold: float):
     """A selection rule for ``self_train``: keep as many pool images as ``max_probs > threshold`` would,
     but the same share of each predicted class, the most confident ones of each (``top_per_class`` of
     notebook 13 keeps the same number of each class instead). The default's kept set leans to dogs:
-    the baselines of seeds 0-2 (float32, machine C) keep 1,403-1,896 cats and 2,311-2,374 dogs above
-    0.9 while they call 47.8-50.8 % of the pool cats. After class-balanced self-training (CBST, Zou
+    the baselines of seeds 0-4 (float32, machine C) keep 1,403-1,896 cats and 2,239-2,374 dogs above
+    0.9 while they call 47.8-51.2 % of the pool cats. After class-balanced self-training (CBST, Zou
     et al. 2018, arXiv 1810.07911), whose per-class thresholds keep the top p of each class's
     predictions; CBST grows p on a schedule, here p is what the fixed threshold keeps, so the kept
     count matches the default's."""
