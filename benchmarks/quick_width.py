@@ -18,26 +18,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from dataclasses import replace
 
 import torch
 
 import helpers as h
+from benchmarks.precision import seconds_per_epoch
 from helpers import config, runs, specs
 from helpers.train import predict_proba
 
 WIDTHS = (16, 8)  # the course's (specs.BaselineRun().width, both modes), and half of it
 
 
-def seconds_per_epoch(width: int, data, epochs: int) -> float:
+def width_seconds(width: int, data, epochs: int) -> float:
+    """Seconds per supervised epoch of the baseline recipe at ``width``, after one warm-up epoch."""
     spec = specs.BaselineRun()
     train = lambda n: h.fit(h.make_model(width=width, seed=0), data.x_labeled, data.y_labeled, epochs=n,
                             batch_size=spec.batch_size, seed=0, precision=spec.precision, progress=False)
     train(1)  # warm-up: first-call allocations and kernel selection
-    start = time.perf_counter()
-    train(epochs)
-    return (time.perf_counter() - start) / epochs
+    return seconds_per_epoch(train, epochs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     data = h.course_data()
     print(f"{torch.get_num_threads()} thread(s) (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
           f"precision {specs.PRECISION}, batch {specs.BaselineRun().batch_size}")
-    times = {width: seconds_per_epoch(width, data, args.epochs) for width in WIDTHS}
+    times = {width: width_seconds(width, data, args.epochs) for width in WIDTHS}
     print(f"{'width':>6}{'s/epoch':>10}{'parameters':>12}")
     for width, seconds in times.items():
         parameters = sum(p.numel() for p in h.make_model(width=width).parameters())

@@ -96,7 +96,6 @@ def test_round_recipes_run_on_more_seeds_keeps_the_earlier_seeds_of_the_same_set
     assert [r["seed"] for r in round_recipes.merged(entry, other, [entry["seeds"][2]])["seeds"]] == [2]
 
 
-
 def spy_on_self_train(monkeypatch, argument: str) -> list:
     """Record ``argument`` of every ``self_train`` call the recipes make (None where not passed)."""
     seen = []
