@@ -13,6 +13,7 @@ from benchmarks import plateau_teacher
 from benchmarks import round_recipes
 from benchmarks.readme_results import recipes_table, table
 from helpers import cache, config, runs, specs
+from helpers.methods import soft_labels
 from conftest import toy_course_data
 
 
@@ -154,6 +155,31 @@ def test_round_recipes_balanced_recipe_keeps_as_many_images_as_the_default(toy_r
     assert entries["balanced"]["settings"]["balanced"] is True and entries["default"]["settings"]["balanced"] is False
     # round 1 labels with the same baseline in both: the same number of images kept
     assert entries["balanced"]["seeds"][0]["kept"][0] == entries["default"]["seeds"][0]["kept"][0] > 0
+
+
+def test_mixup_round_step_trains_on_mixed_images_and_their_mixed_one_hot_labels(monkeypatch):
+    seen = {}
+    real = soft_labels.soft_cross_entropy
+    monkeypatch.setattr(soft_labels, "soft_cross_entropy",
+                        lambda logits, targets: seen.setdefault("targets", targets) is not None and real(logits, targets))
+    torch.manual_seed(0)
+    xb, yb = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.tensor([0, 1] * 8)
+    step = round_recipes.round_step("mixup", 2)
+    loss, _ = step(round_recipes.h.make_model(2, seed=0), xb, yb)
+    targets = seen["targets"]
+    assert torch.allclose(targets.sum(1), torch.ones(16)) and (targets >= 0).all()
+    assert ((targets > 0.01) & (targets < 0.99)).any()  # mixed with partners of the other class, not one-hot
+    assert loss.requires_grad and loss.ndim == 0
+    step.end_epoch(None, 1)  # nothing to relabel: a model that cannot predict is never asked
+    assert round_recipes.round_step("weak", 2) is None
+
+
+def test_round_recipes_mixup_recipe_trains_its_rounds_with_the_mixup_step(toy_runs, tmp_path, monkeypatch):
+    seen = spy_on_self_train(monkeypatch, "step")
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "default", "mixup", "--seeds", "0", "--json", str(saved)])
+    assert seen[0] is None and isinstance(seen[1], soft_labels.SoftMixupStep)
+    assert json.loads(saved.read_text())["mixup"]["settings"]["augment"] == "mixup"
 
 
 def test_plateau_teacher_benchmark_pairs_self_training_with_its_rounds_on_labelled_images_alone(toy_runs, tmp_path,
