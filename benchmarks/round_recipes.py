@@ -55,8 +55,9 @@ RECIPES = {  # name -> the settings that differ from the default run
     # (class-balanced self-training, Zou et al. 2018, arXiv 1810.07911): see class_balanced.
     "balanced": {"balanced": True},
     # Every round's batch, labelled and kept images alike, mixed with a partner and its label (mixup,
-    # arXiv 1710.09412): Arazo et al. (arXiv 1908.02983) name it the main guard against a network
-    # fitting its own wrong pseudo-labels. Hard pseudo-labels, as the write-up has; see round_step.
+    # arXiv 1710.09412): with a minimum of labelled images per batch, what Arazo et al. (arXiv 1908.02983)
+    # show guards a network against fitting its own wrong pseudo-labels. Hard pseudo-labels, as the
+    # write-up has; see round_step.
     # Mixed images are harder to fit: the clean labelled images' accuracy falls 4 to 6 points in round 1,
     # so the guard rejects every round on four seeds of five (float32, machine C); as for the noised
     # student, the recipe runs with the guard off.
