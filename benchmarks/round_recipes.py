@@ -41,6 +41,8 @@ DEFAULT = {"threshold": 0.9, "rounds": ROUNDS, "round_budget": ROUND_BUDGET, "lr
 RECIPES = {  # name -> the settings that differ from the default run
     "default": {},
     "labelled-only": {"pseudo_labels": False, "guard": None},  # the control: the same rounds and steps, no pool
+    # the control for two budgets a round (`original_method.py --round-budget 2`): twice the steps, no pool
+    "labelled-only-budget2": {"pseudo_labels": False, "guard": None, "round_budget": 2 * ROUND_BUDGET},
     "lr0.03": {"lr": 0.03},                                  # fine-tuning rather than a new warm-up to 0.1
     "threshold0.7": {"threshold": 0.7},                      # more, less accurate pseudo-labels
     "threshold0.97": {"threshold": 0.97},                    # fewer, more accurate pseudo-labels

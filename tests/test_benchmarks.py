@@ -82,6 +82,20 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
 
 
+def test_round_recipes_two_budget_control_trains_its_labelled_rounds_for_twice_the_steps(toy_runs, tmp_path,
+                                                                                      monkeypatch):
+    specs_seen = []
+    real = round_recipes.runs.labelled_rounds
+    monkeypatch.setattr(round_recipes.runs, "labelled_rounds", lambda spec: specs_seen.append(spec) or real(spec))
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "labelled-only", "labelled-only-budget2", "--seeds", "0", "--json", str(saved)])
+    one, two = specs_seen
+    assert (one.round_budget, two.round_budget) == (round_recipes.ROUND_BUDGET, 2 * round_recipes.ROUND_BUDGET)
+    assert one.rounds == two.rounds == round_recipes.DEFAULT["rounds"] and one.baseline == two.baseline
+    assert {name: e["settings"]["round_budget"] for name, e in json.loads(saved.read_text()).items()} == {
+        "labelled-only": round_recipes.ROUND_BUDGET, "labelled-only-budget2": 2 * round_recipes.ROUND_BUDGET}
+
+
 def test_round_recipes_run_on_more_seeds_keeps_the_earlier_seeds_of_the_same_settings(toy_runs, tmp_path):
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "default", "--seeds", "0", "1", "--json", str(saved)])
