@@ -174,8 +174,12 @@ def test_round_recipes_balanced_recipe_keeps_as_many_images_as_the_default(toy_r
 def test_mixup_round_step_trains_on_mixed_images_and_their_mixed_one_hot_labels(monkeypatch):
     seen = {}
     real = soft_labels.soft_cross_entropy
-    monkeypatch.setattr(soft_labels, "soft_cross_entropy",
-                        lambda logits, targets: seen.setdefault("targets", targets) is not None and real(logits, targets))
+
+    def spy(logits, targets):  # what the step trains against
+        seen["targets"] = targets
+        return real(logits, targets)
+
+    monkeypatch.setattr(soft_labels, "soft_cross_entropy", spy)
     torch.manual_seed(0)
     xb, yb = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.tensor([0, 1] * 8)
     step = round_recipes.round_step("mixup", 2)
