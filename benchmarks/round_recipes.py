@@ -48,6 +48,7 @@ RECIPES = {  # name -> the settings that differ from the default run
     "threshold0.97": {"threshold": 0.97},                    # fewer, more accurate pseudo-labels
     "threshold0.99": {"threshold": 0.99},
     "rounds5": {"rounds": ROUNDS + 2},                        # two more rounds
+    "labelled-only-rounds5": {"pseudo_labels": False, "guard": None, "rounds": ROUNDS + 2},  # their control
     "strong": {"augment": "strong", "guard": None},           # a noised student (Noisy Student, arXiv 1911.04252)
     "strong-budget2": {"augment": "strong", "guard": None, "round_budget": 2 * ROUND_BUDGET},
     # An upper bound for selecting by confidence, not a method: the same rounds keep the same way (the

@@ -96,6 +96,23 @@ def test_round_recipes_two_budget_control_trains_its_labelled_rounds_for_twice_t
         "labelled-only": round_recipes.ROUND_BUDGET, "labelled-only-budget2": 2 * round_recipes.ROUND_BUDGET}
 
 
+def test_round_recipes_five_round_control_runs_the_five_rounds_on_labelled_images_alone(toy_runs, tmp_path,
+                                                                                         monkeypatch):
+    rounds5 = {**round_recipes.DEFAULT, **round_recipes.RECIPES["rounds5"]}
+    control = {**round_recipes.DEFAULT, **round_recipes.RECIPES["labelled-only-rounds5"]}
+    assert {k for k in rounds5 if rounds5[k] != control[k]} == {"pseudo_labels", "guard"}  # the pool, and its guard
+    specs_seen = []
+    real = round_recipes.runs.labelled_rounds
+    monkeypatch.setattr(round_recipes.runs, "labelled_rounds", lambda spec: specs_seen.append(spec) or real(spec))
+    saved = tmp_path / "recipes.json"
+    round_recipes.main(["--recipes", "labelled-only-rounds5", "--seeds", "0", "--json", str(saved)])
+    [spec] = specs_seen
+    assert spec.rounds == rounds5["rounds"] == round_recipes.DEFAULT["rounds"] + 2
+    assert spec.round_budget == rounds5["round_budget"] and spec.lr == rounds5["lr"]
+    [record] = json.loads(saved.read_text())["labelled-only-rounds5"]["seeds"]
+    assert len(record["labeled_accuracy"]) == rounds5["rounds"] + 1 and record["kept"] == []  # the baseline, then each round
+
+
 def test_round_recipes_run_on_more_seeds_keeps_the_earlier_seeds_of_the_same_settings(toy_runs, tmp_path):
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "default", "--seeds", "0", "1", "--json", str(saved)])
