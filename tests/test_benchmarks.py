@@ -82,31 +82,34 @@ def test_round_recipes_benchmark_compares_each_recipe_with_the_default_seed_by_s
     assert re.search(r"^labelled-only(\s+[+-][\d.]+ ± [\d.]+){4}\s+0\s+[\d.]+$", out, re.M)
 
 
-def test_round_recipes_two_budget_control_trains_its_labelled_rounds_for_twice_the_steps(toy_runs, tmp_path,
-                                                                                      monkeypatch):
+@pytest.fixture
+def labelled_rounds_specs(toy_runs, monkeypatch):
+    """The specs the recipes hand ``runs.labelled_rounds`` (the labelled-only controls), in order."""
     specs_seen = []
     real = round_recipes.runs.labelled_rounds
     monkeypatch.setattr(round_recipes.runs, "labelled_rounds", lambda spec: specs_seen.append(spec) or real(spec))
+    return specs_seen
+
+
+def test_round_recipes_two_budget_control_trains_its_labelled_rounds_for_twice_the_steps(labelled_rounds_specs,
+                                                                                      tmp_path):
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "labelled-only", "labelled-only-budget2", "--seeds", "0", "--json", str(saved)])
-    one, two = specs_seen
+    one, two = labelled_rounds_specs
     assert (one.round_budget, two.round_budget) == (round_recipes.ROUND_BUDGET, 2 * round_recipes.ROUND_BUDGET)
     assert one.rounds == two.rounds == round_recipes.DEFAULT["rounds"] and one.baseline == two.baseline
     assert {name: e["settings"]["round_budget"] for name, e in json.loads(saved.read_text()).items()} == {
         "labelled-only": round_recipes.ROUND_BUDGET, "labelled-only-budget2": 2 * round_recipes.ROUND_BUDGET}
 
 
-def test_round_recipes_five_round_control_runs_the_five_rounds_on_labelled_images_alone(toy_runs, tmp_path,
-                                                                                         monkeypatch):
+def test_round_recipes_five_round_control_runs_the_five_rounds_on_labelled_images_alone(labelled_rounds_specs,
+                                                                                         tmp_path):
     rounds5 = {**round_recipes.DEFAULT, **round_recipes.RECIPES["rounds5"]}
     control = {**round_recipes.DEFAULT, **round_recipes.RECIPES["labelled-only-rounds5"]}
     assert {k for k in rounds5 if rounds5[k] != control[k]} == {"pseudo_labels", "guard"}  # the pool, and its guard
-    specs_seen = []
-    real = round_recipes.runs.labelled_rounds
-    monkeypatch.setattr(round_recipes.runs, "labelled_rounds", lambda spec: specs_seen.append(spec) or real(spec))
     saved = tmp_path / "recipes.json"
     round_recipes.main(["--recipes", "labelled-only-rounds5", "--seeds", "0", "--json", str(saved)])
-    [spec] = specs_seen
+    [spec] = labelled_rounds_specs
     assert spec.rounds == rounds5["rounds"] == round_recipes.DEFAULT["rounds"] + 2
     assert spec.round_budget == rounds5["round_budget"] and spec.lr == rounds5["lr"]
     [record] = json.loads(saved.read_text())["labelled-only-rounds5"]["seeds"]
